@@ -1,0 +1,28 @@
+"""HTML: the browsable agency tree and each agency's public page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from litestar.response import Template
+
+from registry.agencies import service
+from registry.web import render
+
+
+class AgencyPages(Controller):
+    include_in_schema = False
+
+    @get("/agencies")
+    async def tree(self, request: Request, q: Annotated[str | None, Parameter(query="q")] = None) -> Template:
+        matches = await service.list_agencies(q=q, limit=200) if q else None
+        return await render(request, "agencies/tree.html", nodes=await service.tree(), q=q or "", matches=matches)
+
+    @get("/agencies/{code:str}")
+    async def detail(self, request: Request, code: str) -> Template:
+        agency = await service.get_agency(code)
+        children = await service.list_agencies(parent_code=agency["code"], limit=1000)
+        parent = await service.get_agency(agency["parent_code"]) if agency["parent_code"] else None
+        return await render(request, "agencies/detail.html", agency=agency, children=children, parent=parent)

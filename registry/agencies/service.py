@@ -1,0 +1,441 @@
+"""Agency rules: codes, the tree, renames with history, CSV import, the operator agency."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from registry import db, validation
+from registry.agencies.codes import AgencyCode, check_child_code, parse_code
+from registry.agencies.tables import Agency, AgencyName, RegistrySetting
+from registry.audit import service as audit
+from registry.auth.permissions import allowed, authorize
+from registry.auth.principal import Principal
+from registry.errors import Conflict, Invalid, NotFound
+from registry.text import fold
+from registry.timeutil import now
+
+# Fields an agency carries besides its code and parent, with their checks.
+DETAIL_FIELDS: dict[str, Callable[[Any], str]] = {
+    "name": lambda value: validation.text(value, max_length=300),
+    "short_name": lambda value: validation.text(value, required=False, max_length=100),
+    "address": lambda value: validation.text(value, required=False, max_length=500),
+    "tax_code": lambda value: validation.tax_code(value, required=False),
+    "budget_code": lambda value: validation.budget_code(value, required=False),
+    "email": lambda value: validation.email(value, required=False),
+}
+
+SELECT_COLUMNS = (
+    Agency.all_columns(),
+    Agency.parent.code.as_alias("parent_code"),
+)
+
+OPERATOR_AGENCY_KEY = "operator_agency"
+
+
+def search_key(code: str, name: str, short_name: str) -> str:
+    return " ".join(part for part in (fold(name), fold(short_name), code.lower()) if part)
+
+
+def agency_json(row: Mapping[str, Any], names: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    body = {
+        "code": row["code"],
+        "name": row["name"],
+        "short_name": row["short_name"],
+        "parent_code": row.get("parent_code"),
+        "level": parse_code(row["code"]).level,
+        "address": row["address"],
+        "tax_code": row["tax_code"],
+        "budget_code": row["budget_code"],
+        "email": row["email"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    if names is not None:
+        body["names"] = [
+            {"name": n["name"], "short_name": n["short_name"], "valid_from": n["valid_from"], "valid_to": n["valid_to"]}
+            for n in names
+        ]
+    return body
+
+
+def check_details(data: Mapping[str, Any], errors: validation.FieldErrors, *, partial: bool = False) -> dict[str, str]:
+    cleaned: dict[str, str] = {}
+    for name, check in DETAIL_FIELDS.items():
+        if partial and name not in data:
+            continue
+        value = errors.check(name, data.get(name), check)
+        if value is not None:
+            cleaned[name] = value
+    return cleaned
+
+
+async def find_row(code: str) -> dict[str, Any] | None:
+    return await Agency.select(*SELECT_COLUMNS).where(Agency.code == code.strip().upper()).first()
+
+
+async def get_row(code: str) -> dict[str, Any]:
+    row = await find_row(code)
+    if row is None:
+        raise NotFound(f"no agency with code {code}")
+    return row
+
+
+async def get_agency(code: str) -> dict[str, Any]:
+    row = await get_row(code)
+    names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)
+    return agency_json(row, names)
+
+
+async def list_agencies(*, q: str | None = None, parent_code: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    query = Agency.select(*SELECT_COLUMNS).order_by(Agency.path).limit(limit)
+    if parent_code:
+        parent = await get_row(parent_code)
+        query = query.where(Agency.parent == parent["id"])
+    if q:
+        for word in fold(q).split():
+            query = query.where(Agency.search_key.like(f"%{word}%"))
+    return [agency_json(row) for row in await query]
+
+
+async def tree() -> list[dict[str, Any]]:
+    """Every agency in depth-first order with its depth, for the browsable tree page."""
+    rows = await Agency.select(
+        Agency.id, Agency.code, Agency.name, Agency.short_name, Agency.depth, Agency.path, Agency.parent
+    ).order_by(Agency.path)
+    # Paths sort by id text ("/1/10/" before "/1/2/"), so order siblings by code instead.
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        children.setdefault(row["parent"], []).append(row)
+    ordered: list[dict[str, Any]] = []
+
+    def walk(parent_id: int | None) -> None:
+        for row in sorted(children.get(parent_id, []), key=lambda r: r["code"]):
+            row["child_count"] = len(children.get(row["id"], []))
+            ordered.append(row)
+            walk(row["id"])
+
+    walk(None)
+    return ordered
+
+
+async def subtree_ids(path: str) -> list[int]:
+    rows = await Agency.select(Agency.id).where(Agency.path.like(f"{path}%"))
+    return [row["id"] for row in rows]
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def _resolve_parent_code(data: Mapping[str, Any]) -> str | None:
+    raw = data.get("parent_code")
+    return raw.strip().upper() if isinstance(raw, str) and raw.strip() else None
+
+
+async def _insert(code: AgencyCode, details: dict[str, str], parent: Mapping[str, Any] | None) -> dict[str, Any]:
+    moment = now()
+    row = Agency(
+        code=code.text,
+        parent=parent["id"] if parent else None,
+        depth=(parent["depth"] + 1) if parent else 0,
+        search_key=search_key(code.text, details["name"], details.get("short_name", "")),
+        created_at=moment,
+        updated_at=moment,
+        **details,
+    )
+    await row.save()
+    path = f"{parent['path'] if parent else '/'}{row.id}/"
+    await Agency.update({Agency.path: path}).where(Agency.id == row.id)
+    await AgencyName.insert(
+        AgencyName(agency=row.id, name=details["name"], short_name=details.get("short_name", ""), valid_from=moment)
+    )
+    return {**row.to_dict(), "path": path, "parent_code": parent["code"] if parent else None}
+
+
+async def create_agency(actor: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
+    errors = validation.FieldErrors()
+    code = errors.check("code", data.get("code"), parse_code)
+    details = check_details(data, errors)
+    parent_code = _resolve_parent_code(data)
+    parent_parsed = errors.check("parent_code", parent_code, lambda v: parse_code(v, "parent_code")) if parent_code else None
+    errors.raise_if_any("invalid agency")
+    assert code is not None
+    async with db.transaction():
+        parent = None
+        if parent_code:
+            parent = await find_row(parent_code)
+            if parent is None:
+                raise Invalid(f"unknown parent agency {parent_code}", fields={"parent_code": "no such agency"})
+            check_child_code(code, parent_parsed)
+        authorize(actor, "agency.create", parent["path"] if parent else "")
+        if await find_row(code.text) is not None:
+            raise Conflict(f"an agency with code {code.text} already exists")
+        created = await _insert(code, details, parent)
+        audit.record(actor, "agency.create", "agency", code.text, after=_audited(created))
+    return await get_agency(code.text)
+
+
+def _audited(row: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("code", "name", "short_name", "parent_code", "address", "tax_code", "budget_code", "email")
+    return {key: row.get(key) for key in keys}
+
+
+async def update_agency(actor: Principal, code: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change an agency's details. A new name closes the old one's validity and opens the new one's."""
+    unknown = sorted(set(changes) - set(DETAIL_FIELDS))
+    if unknown:
+        raise Invalid(
+            f"these fields cannot be changed here: {', '.join(unknown)}",
+            fields={name: "cannot be changed here" for name in unknown},
+        )
+    errors = validation.FieldErrors()
+    cleaned = check_details(changes, errors, partial=True)
+    errors.raise_if_any("invalid agency")
+    async with db.transaction():
+        row = await get_row(code)
+        authorize(actor, "agency.update", row["path"])
+        await _apply_changes(actor, row, cleaned)
+    return await get_agency(row["code"])
+
+
+async def _apply_changes(actor: Principal, row: Mapping[str, Any], cleaned: Mapping[str, str]) -> bool:
+    changed = {key: value for key, value in cleaned.items() if row[key] != value}
+    if not changed:
+        return False
+    moment = now()
+    if "name" in changed or "short_name" in changed:
+        await AgencyName.update({AgencyName.valid_to: moment}).where(
+            (AgencyName.agency == row["id"]) & AgencyName.valid_to.is_null()
+        )
+        await AgencyName.insert(
+            AgencyName(
+                agency=row["id"],
+                name=changed.get("name", row["name"]),
+                short_name=changed.get("short_name", row["short_name"]),
+                valid_from=moment,
+            )
+        )
+    merged = {**row, **changed}
+    await Agency.update(
+        {
+            **{getattr(Agency, key): value for key, value in changed.items()},
+            Agency.search_key: search_key(row["code"], merged["name"], merged["short_name"]),
+            Agency.updated_at: moment,
+        }
+    ).where(Agency.id == row["id"])
+    action = "agency.rename" if "name" in changed else "agency.update"
+    audit.record(
+        actor, action, "agency", row["code"],
+        before={key: row[key] for key in changed}, after=changed,
+    )
+    return True
+
+
+# --- operator agency ----------------------------------------------------------------------------
+
+
+async def operator_agency_code(configured: str | None) -> str | None:
+    """The agency acting as DoIT: the environment's choice, else the stored setting, else the tree's root."""
+    if configured:
+        return configured
+    stored = await RegistrySetting.select(RegistrySetting.value).where(RegistrySetting.key == OPERATOR_AGENCY_KEY).first()
+    if stored and stored["value"]:
+        return stored["value"]
+    root = await Agency.select(Agency.code).where(Agency.parent.is_null()).order_by(Agency.id).first()
+    return root["code"] if root else None
+
+
+async def set_operator_agency(actor: Principal, code: str) -> None:
+    authorize(actor, "settings.update")
+    async with db.transaction():
+        row = await get_row(code)
+        current = await RegistrySetting.select().where(RegistrySetting.key == OPERATOR_AGENCY_KEY).first()
+        if current and current["value"] == row["code"]:
+            return
+        if current:
+            await RegistrySetting.update({RegistrySetting.value: row["code"], RegistrySetting.updated_at: now()}).where(
+                RegistrySetting.id == current["id"]
+            )
+        else:
+            await RegistrySetting.insert(RegistrySetting(key=OPERATOR_AGENCY_KEY, value=row["code"], updated_at=now()))
+        audit.record(
+            actor, "settings.update", "setting", OPERATOR_AGENCY_KEY,
+            before={"value": current["value"] if current else None}, after={"value": row["code"]},
+        )
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("code", "name", "parent_code")
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    codes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class _Row:
+    line: int
+    code: AgencyCode
+    parent_code: str | None
+    details: dict[str, str]
+
+
+def read_csv(content: bytes) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an agency CSV with their line numbers. UTF-8, with or without Excel's BOM."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        raise Invalid(f"line {line}: the file is not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise Invalid(f"line 1: the header lacks {', '.join(missing)} (expected code,name,parent_code)")
+    reader.fieldnames = header
+    rows = []
+    try:
+        for record in reader:
+            if None in record:
+                raise Invalid(f"line {reader.line_num}: more values than header columns")
+            if not any((value or "").strip() for value in record.values()):
+                continue
+            rows.append((reader.line_num, {key: (value or "") for key, value in record.items()}))
+    except csv.Error as error:
+        raise Invalid(f"line {reader.line_num}: broken CSV ({error})") from None
+    return rows
+
+
+async def import_csv(
+    actor: Principal,
+    content: bytes,
+    *,
+    progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None,
+) -> ImportSummary:
+    """Create or update every agency of the file, or nothing: all errors are reported together."""
+    authorize(actor, "agency.import")
+    records = read_csv(content)
+    if not records:
+        raise Invalid("the file has no agency rows")
+    track = progress or (lambda items, _label, _total: items)
+    errors: list[str] = []
+    parsed: dict[str, _Row] = {}
+    for line, record in track(records, "Kiểm tra", len(records)):
+        row_errors = validation.FieldErrors()
+        code = row_errors.check("code", record.get("code"), parse_code)
+        details = check_details(record, row_errors)
+        parent_code = _resolve_parent_code(record)
+        if parent_code:
+            row_errors.check("parent_code", parent_code, lambda v: parse_code(v, "parent_code"))
+        if code is not None and code.text in parsed:
+            row_errors.add("code", f"duplicate of line {parsed[code.text].line}")
+        for name, message in row_errors.errors.items():
+            errors.append(f"line {line} {name}: {message}")
+        if not row_errors.errors and code is not None:
+            parsed[code.text] = _Row(line, code, parent_code, details)
+
+    async with db.transaction():
+        existing = {row["code"]: row for row in await Agency.select(*SELECT_COLUMNS)}
+        errors.extend(_check_parents(actor, parsed, existing))
+        if errors:
+            raise Invalid(f"{len(errors)} error(s), nothing imported: " + "; ".join(errors))
+        summary = ImportSummary()
+        ordered = _parents_first(parsed)
+        for row in track(ordered, "Ghi", len(ordered)):
+            current = existing.get(row.code.text)
+            if current is None:
+                parent = existing.get(row.parent_code) if row.parent_code else None
+                created = await _insert(row.code, row.details, parent)
+                existing[row.code.text] = created
+                audit.record(actor, "agency.create", "agency", row.code.text, after=_audited(created))
+                summary.created += 1
+            elif await _apply_changes(actor, current, row.details):
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
+            summary.codes.append(row.code.text)
+    return summary
+
+
+def _check_parents(actor: Principal, parsed: dict[str, _Row], existing: dict[str, dict[str, Any]]) -> list[str]:
+    errors = []
+    for row in parsed.values():
+        current = existing.get(row.code.text)
+        if row.parent_code is None:
+            if current is not None and current["parent_code"] is not None:
+                errors.append(f"line {row.line} parent_code: is {current['parent_code']} in the registry")
+            elif current is None and not allowed(actor, "agency.create", ""):
+                errors.append(f"line {row.line} parent_code: required (only the command line creates a root)")
+            continue
+        parent = parsed.get(row.parent_code) or existing.get(row.parent_code)
+        if parent is None:
+            errors.append(f"line {row.line} parent_code: unknown agency {row.parent_code}")
+            continue
+        try:
+            check_child_code(row.code, parse_code(row.parent_code))
+        except Invalid as error:
+            errors.append(f"line {row.line} code: {next(iter(error.fields.values()))}")
+        if current is not None and current["parent_code"] != row.parent_code:
+            errors.append(
+                f"line {row.line} parent_code: {row.code.text} sits under {current['parent_code']}; "
+                "moving agencies is a reorganisation, not an import"
+            )
+    errors.extend(_cycles(parsed))
+    if not errors:
+        errors.extend(_scope_errors(actor, parsed, existing))
+    return errors
+
+
+def _scope_errors(actor: Principal, parsed: dict[str, _Row], existing: dict[str, dict[str, Any]]) -> list[str]:
+    """Each new agency must hang under an agency the actor may extend; each changed one must be theirs."""
+    errors = []
+    for row in parsed.values():
+        current = existing.get(row.code.text)
+        if current is not None:
+            if not allowed(actor, "agency.update", current["path"]):
+                errors.append(f"line {row.line} code: {row.code.text} is outside your scope")
+            continue
+        ancestor = row.parent_code
+        while ancestor in parsed and ancestor not in existing:
+            ancestor = parsed[ancestor].parent_code
+        path = existing[ancestor]["path"] if ancestor in existing else ""
+        if row.parent_code and not allowed(actor, "agency.create", path):
+            errors.append(f"line {row.line} parent_code: {row.parent_code} is outside your scope")
+    return errors
+
+
+def _cycles(parsed: dict[str, _Row]) -> list[str]:
+    errors = []
+    for start in parsed.values():
+        seen = {start.code.text}
+        parent = start.parent_code
+        while parent in parsed:
+            if parent in seen:
+                errors.append(f"line {start.line} parent_code: the file's parent links form a cycle")
+                break
+            seen.add(parent)
+            parent = parsed[parent].parent_code
+    return errors
+
+
+def _parents_first(parsed: dict[str, _Row]) -> list[_Row]:
+    """Rows sorted by how many of their ancestors are in the file too (cycles were rejected before)."""
+
+    def depth_in_file(row: _Row) -> int:
+        depth, parent = 0, row.parent_code
+        while parent in parsed:
+            depth, parent = depth + 1, parsed[parent].parent_code
+        return depth
+
+    return sorted(parsed.values(), key=depth_in_file)

@@ -1,0 +1,114 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from registry import db, timeutil
+from registry.agencies.api import AgencyController
+from registry.agencies.pages import AgencyPages
+from registry.audit.api import audit_log
+from registry.audit.pages import audit_page
+from registry.auth.api import AccountController
+from registry.auth.pages import AuthPages
+from registry.home import home
+from registry.http import (
+    EXCEPTION_HANDLERS,
+    ApiResponse,
+    AuthenticationMiddleware,
+    csrf_protect,
+    problem_details_plugin,
+    provide_optional_principal,
+    provide_principal,
+    provide_settings,
+)
+from registry.people.api import PeopleController
+from registry.settings import Settings
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@get("/health", tags=["system"])
+async def health(settings: Settings) -> dict[str, Any]:
+    """Liveness with a database round trip."""
+    await db.current_engine().run_ddl("SELECT 1")
+    return {"status": "ok", "database": settings.engine_name}
+
+
+def api_router() -> Router:
+    return Router(
+        path="/api/v1",
+        route_handlers=[AgencyController, AccountController, PeopleController, audit_log],
+        response_class=ApiResponse,
+    )
+
+
+def template_engine(directory: Path) -> JinjaTemplateEngine:
+    engine = JinjaTemplateEngine(directory=directory)
+    environment = engine.engine
+    environment.autoescape = True
+    environment.filters["vn"] = timeutil.display
+    environment.filters["vn_date"] = lambda value: timeutil.display(value, with_time=False)
+    environment.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False, indent=1, default=str)
+    return engine
+
+
+def create_app(settings: Settings) -> Litestar:
+    engine = db.use_database(settings.database_url)
+
+    async def start() -> None:
+        await db.open_pool(engine)
+
+    async def stop() -> None:
+        await db.close_pool(engine)
+
+    return Litestar(
+        route_handlers=[
+            health,
+            api_router(),
+            home,
+            AuthPages,
+            AgencyPages,
+            audit_page,
+            create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"], name="static"),
+        ],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "viewer": Provide(provide_optional_principal),
+            "settings": Provide(provide_settings),
+        },
+        middleware=[AuthenticationMiddleware],
+        before_request=csrf_protect,
+        plugins=[problem_details_plugin()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(instance=template_engine(PACKAGE_DIR / "templates")),
+        openapi_config=OpenAPIConfig(
+            title="Quảng Ninh certificate and specimen registry",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        on_startup=[start],
+        on_shutdown=[stop],
+        state=State({"settings": settings}),
+        request_max_body_size=settings.max_upload_bytes,
+        logging_config=LoggingConfig(log_exceptions="debug"),
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Entry point for ASGI servers (each worker reads the same environment)."""
+    return create_app(Settings.from_env())

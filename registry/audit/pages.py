@@ -1,0 +1,53 @@
+"""HTML: the audit log for administrators, with filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from litestar import Request, get
+from litestar.params import Parameter
+from litestar.response import Template
+
+from registry.audit import service
+from registry.errors import Invalid
+from registry.http import may
+from registry.timeutil import parse_moment
+from registry.web import render
+
+PAGE_SIZE = 50
+
+
+def _moment(value: str | None, field: str, *, end_of_day: bool = False):
+    """A filter bound; a bare date used as the upper bound includes that whole day."""
+    if not value:
+        return None
+    try:
+        moment = parse_moment(value)
+        return moment + timedelta(days=1) if end_of_day and len(value.strip()) == 10 else moment
+    except ValueError:
+        raise Invalid(f"{field}: expected a date like 2026-11-24", fields={field: "expected YYYY-MM-DD"}) from None
+
+
+@get("/admin/audit", guards=[may("audit.read")], include_in_schema=False)
+async def audit_page(
+    request: Request,
+    action: Annotated[str | None, Parameter(query="action")] = None,
+    actor: Annotated[str | None, Parameter(query="actor")] = None,
+    object_type: Annotated[str | None, Parameter(query="object_type")] = None,
+    object_id: Annotated[str | None, Parameter(query="object_id")] = None,
+    since: Annotated[str | None, Parameter(query="since")] = None,
+    until: Annotated[str | None, Parameter(query="until")] = None,
+    before_seq: Annotated[int | None, Parameter(query="before_seq")] = None,
+) -> Template:
+    filters = service.AuditFilter(
+        action or None, actor or None, object_type or None, object_id or None,
+        _moment(since, "since"), _moment(until, "until", end_of_day=True),
+    )
+    entries = await service.search(filters, limit=PAGE_SIZE, before_seq=before_seq)
+    query = {k: v for k, v in dict(action=action, actor=actor, object_type=object_type, object_id=object_id,
+                                   since=since, until=until).items() if v}
+    return await render(
+        request, "audit/log.html", entries=entries, filters=query,
+        next_before_seq=entries[-1]["seq"] if len(entries) == PAGE_SIZE else None,
+    )

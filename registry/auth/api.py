@@ -1,0 +1,86 @@
+"""JSON routes for the caller, their API tokens, and users (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from registry.auth import service
+from registry.auth.principal import Principal
+from registry.http import may, signed_in
+
+
+def principal_json(principal: Principal) -> dict[str, Any]:
+    return {
+        "username": principal.username,
+        "full_name": principal.full_name,
+        "person_id": principal.person_id,
+        "agency_code": principal.agency_code,
+        "roles": [{"role": grant.role, "agency_code": grant.agency_code} for grant in principal.grants],
+        "via": principal.via,
+    }
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = ""
+    expires_days: int | None = None
+    username: str | None = None
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    full_name: str
+    agency_code: str
+    roles: list[str]
+    password: str
+    position: str = ""
+    email: str = ""
+
+
+class AccountController(Controller):
+    tags = ["account"]
+    guards = [signed_in]
+
+    @get("/me")
+    async def me(self, principal: Principal) -> dict[str, Any]:
+        """Who the credentials belong to, with their roles and the agencies those reach."""
+        return principal_json(principal)
+
+    @get("/tokens")
+    async def tokens(
+        self,
+        principal: Principal,
+        username: Annotated[str | None, Parameter(query="username", description="admin: another user's")] = None,
+    ) -> list[dict[str, Any]]:
+        """API tokens (never their values) with creation, expiry, last use and revocation times."""
+        return await service.list_tokens(principal, username)
+
+    @post("/tokens", status_code=201)
+    async def create_token(self, principal: Principal, data: TokenCreate) -> dict[str, Any]:
+        """A new token; `token` appears in this response only."""
+        plain, row = await service.create_token(
+            principal, data.username, name=data.name, expires_days=data.expires_days
+        )
+        return {**row, "token": plain}
+
+    @post("/tokens/{token_id:int}/revoke", status_code=200)
+    async def revoke_token(self, principal: Principal, token_id: int) -> dict[str, Any]:
+        return await service.revoke_token(principal, token_id)
+
+    @post("/users", guards=[may("user.manage")], status_code=201)
+    async def create_user(self, principal: Principal, data: UserCreate, settings: Any) -> dict[str, Any]:
+        """A person with a user account and roles (admin, within their province)."""
+        return await service.add_user(
+            principal,
+            username=data.username,
+            full_name=data.full_name,
+            agency_code=data.agency_code,
+            roles=data.roles,
+            password=data.password,
+            position=data.position,
+            email=data.email,
+            operator_agency=settings.operator_agency,
+        )

@@ -1,0 +1,74 @@
+"""Who is acting: a signed-in user with their role grants, or the system itself (CLI, demo loader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("staff", "clerk", "head", "operator", "admin")
+ROLE_LABELS = {
+    "staff": "Cán bộ, công chức",
+    "clerk": "Văn thư",
+    "head": "Thủ trưởng",
+    "operator": "Cán bộ Sở (vận hành)",
+    "admin": "Quản trị hệ thống",
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role over an agency and everything below it."""
+
+    role: str
+    agency_id: int
+    agency_code: str
+    agency_path: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int | None
+    username: str
+    full_name: str = ""
+    person_id: int | None = None
+    agency_id: int | None = None
+    agency_code: str | None = None
+    agency_path: str = ""
+    grants: tuple[Grant, ...] = ()
+    # "session", "token" or "system"
+    via: str = "system"
+    session_id: int | None = None
+    csrf_token: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.username
+
+    @property
+    def is_system(self) -> bool:
+        return self.via == "system"
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(grant.role for grant in self.grants)
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_system or any(grant.role in roles for grant in self.grants)
+
+    def covers(self, role: str, agency_path: str) -> bool:
+        """Whether one of this principal's `role` grants reaches the agency at `agency_path`."""
+        if self.is_system:
+            return True
+        return any(grant.role == role and agency_path.startswith(grant.agency_path) for grant in self.grants)
+
+    def scope_paths(self, *roles: str) -> list[str]:
+        """The subtree roots where any of `roles` applies, without paths nested in another."""
+        paths = sorted({grant.agency_path for grant in self.grants if grant.role in roles}, key=len)
+        kept: list[str] = []
+        for path in paths:
+            if not any(path.startswith(outer) for outer in kept):
+                kept.append(path)
+        return kept
+
+
+def system_principal(label: str = "system") -> Principal:
+    return Principal(user_id=None, username=label, full_name=label, via="system")

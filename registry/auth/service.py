@@ -1,0 +1,393 @@
+"""Users and roles, API tokens, sign-in with throttling, and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from registry import db
+from registry.agencies import service as agencies
+from registry.audit import service as audit
+from registry.auth.permissions import authorize
+from registry.auth.principal import ROLES, Grant, Principal
+from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, RoleAssignment, UserAccount
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
+from registry.people import service as people
+from registry.settings import Settings
+from registry.timeutil import now
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+MIN_PASSWORD_LENGTH = 8
+# Roles whose reach is the whole province (the root of the user's tree), not just their own agency.
+PROVINCE_WIDE_ROLES = ("operator", "admin")
+TOKEN_PREFIX = "rgt_"
+SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+IP_FAILURE_FACTOR = 4
+
+_hasher = PasswordHasher()
+# Verified against when the user name is unknown, so that a miss costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
+            fields={"password": f"at least {MIN_PASSWORD_LENGTH} characters"},
+        )
+
+
+# --- users and roles ----------------------------------------------------------------------------
+
+
+def check_username(username: str) -> str:
+    cleaned = (username or "").strip().lower()
+    if not USERNAME.match(cleaned):
+        raise Invalid(
+            f"user name '{username}' must be 3-80 lower-case letters, digits, '.', '_' or '-'",
+            fields={"username": "3-80 of a-z 0-9 . _ -"},
+        )
+    return cleaned
+
+
+def check_roles(roles: Iterable[str]) -> list[str]:
+    cleaned = sorted({role.strip().lower() for role in roles})
+    unknown = [role for role in cleaned if role not in ROLES]
+    if unknown or not cleaned:
+        raise Invalid(
+            f"roles must be among {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            fields={"roles": f"one or more of {', '.join(ROLES)}"},
+        )
+    return cleaned
+
+
+def _root_path(path: str) -> str:
+    return "/" + path.strip("/").split("/")[0] + "/"
+
+
+async def add_user(
+    actor: Principal,
+    *,
+    username: str,
+    full_name: str,
+    agency_code: str,
+    roles: Iterable[str],
+    password: str,
+    position: str = "",
+    email: str = "",
+    operator_agency: str | None = None,
+) -> dict[str, Any]:
+    """A person with a user account and role grants. `operator_agency` is the configured DoIT agency:
+    the operator role is only for its staff."""
+    username = check_username(username)
+    role_list = check_roles(roles)
+    check_password_strength(password)
+    person_fields = people.check_fields({"full_name": full_name, "position": position, "email": email})
+    async with db.transaction():
+        agency = await agencies.find_row(agency_code)
+        if agency is None:
+            raise Invalid(f"unknown agency {agency_code}", fields={"agency_code": "no such agency"})
+        authorize(actor, "user.manage", agency["path"])
+        if "operator" in role_list:
+            doit_code = await agencies.operator_agency_code(operator_agency)
+            doit = await agencies.find_row(doit_code) if doit_code else None
+            if doit is None or not agency["path"].startswith(doit["path"]):
+                raise Invalid(
+                    f"the operator role is for staff of the operator agency {doit_code}, not of {agency['code']}",
+                    fields={"roles": "operator needs the operator agency"},
+                )
+        if await UserAccount.exists().where(UserAccount.username == username):
+            raise Conflict(f"user name {username} is taken")
+        person_id = await people.insert_person(agency, person_fields)
+        user = UserAccount(username=username, person=person_id, password_hash=hash_password(password), created_at=now())
+        await user.save()
+        grants = await _grant(user.id, role_list, agency)
+        audit.record(
+            actor, "user.create", "user", username,
+            after={"full_name": person_fields["full_name"], "agency_code": agency["code"], "roles": grants},
+        )
+    return {"username": username, "id": user.id, "person_id": person_id, "agency_code": agency["code"], "roles": grants}
+
+
+async def _grant(user_id: int, roles: list[str], agency: dict[str, Any]) -> list[dict[str, str]]:
+    granted = []
+    for role in roles:
+        scope = agency
+        if role in PROVINCE_WIDE_ROLES:
+            root = await agencies.Agency.select().where(agencies.Agency.path == _root_path(agency["path"])).first()
+            scope = root or agency
+        await RoleAssignment.insert(RoleAssignment(user=user_id, role=role, agency=scope["id"], granted_at=now()))
+        granted.append({"role": role, "agency_code": scope["code"]})
+    return granted
+
+
+async def find_user(username: str) -> dict[str, Any] | None:
+    return await UserAccount.select().where(UserAccount.username == username.strip().lower()).first()
+
+
+async def get_user(username: str) -> dict[str, Any]:
+    user = await find_user(username)
+    if user is None:
+        raise NotFound(f"no user {username}")
+    return user
+
+
+async def load_principal(user_id: int, *, via: str, session_id: int | None = None, csrf_token: str | None = None) -> Principal | None:
+    user = await UserAccount.select(
+        UserAccount.id,
+        UserAccount.username,
+        UserAccount.active,
+        UserAccount.person.id.as_alias("person_id"),
+        UserAccount.person.full_name.as_alias("full_name"),
+        UserAccount.person.agency.id.as_alias("agency_id"),
+        UserAccount.person.agency.code.as_alias("agency_code"),
+        UserAccount.person.agency.path.as_alias("agency_path"),
+    ).where(UserAccount.id == user_id).first()
+    if user is None or not user["active"]:
+        return None
+    grants = await RoleAssignment.select(
+        RoleAssignment.role,
+        RoleAssignment.agency.id.as_alias("agency_id"),
+        RoleAssignment.agency.code.as_alias("agency_code"),
+        RoleAssignment.agency.path.as_alias("agency_path"),
+    ).where((RoleAssignment.user == user_id) & RoleAssignment.revoked_at.is_null())
+    return Principal(
+        user_id=user["id"],
+        username=user["username"],
+        full_name=user["full_name"],
+        person_id=user["person_id"],
+        agency_id=user["agency_id"],
+        agency_code=user["agency_code"],
+        agency_path=user["agency_path"],
+        grants=tuple(Grant(g["role"], g["agency_id"], g["agency_code"], g["agency_path"]) for g in grants),
+        via=via,
+        session_id=session_id,
+        csrf_token=csrf_token,
+    )
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+def token_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "prefix": row["prefix"],
+        "created_at": row["created_at"],
+        "expires_at": row["expires_at"],
+        "last_used_at": row["last_used_at"],
+        "revoked_at": row["revoked_at"],
+    }
+
+
+async def _user_for_token_admin(actor: Principal, username: str | None) -> dict[str, Any]:
+    """Anyone manages their own tokens; an admin manages those of users in their scope."""
+    if username is None or (actor.user_id is not None and username == actor.username):
+        if actor.user_id is None:
+            raise Invalid("name the user whose tokens these are")
+        return await get_user(actor.username)
+    user = await get_user(username)
+    person = await people.get_row(user["person"])
+    authorize(actor, "user.manage", person["agency_path"])
+    return user
+
+
+async def create_token(
+    actor: Principal, username: str | None = None, *, name: str = "", expires_days: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A new bearer token; the plain value is returned once and never stored."""
+    if expires_days is not None and not 1 <= expires_days <= 3650:
+        raise Invalid("expires_days must be between 1 and 3650", fields={"expires_days": "1 to 3650"})
+    name = (name or "").strip()[:100]
+    async with db.transaction():
+        user = await _user_for_token_admin(actor, username)
+        if not user["active"]:
+            raise Conflict(f"user {user['username']} is deactivated")
+        plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        moment = now()
+        row = ApiToken(
+            user=user["id"],
+            name=name,
+            token_hash=digest(plain),
+            prefix=plain[: len(TOKEN_PREFIX) + 6],
+            created_at=moment,
+            expires_at=moment + timedelta(days=expires_days) if expires_days else None,
+        )
+        await row.save()
+        audit.record(actor, "token.create", "user", user["username"], after={"token_id": row.id, "name": name})
+    return plain, token_json(row.to_dict())
+
+
+async def list_tokens(actor: Principal, username: str | None = None) -> list[dict[str, Any]]:
+    user = await _user_for_token_admin(actor, username)
+    rows = await ApiToken.select().where(ApiToken.user == user["id"]).order_by(ApiToken.id)
+    return [token_json(row) for row in rows]
+
+
+async def revoke_token(actor: Principal, token_id: int) -> dict[str, Any]:
+    async with db.transaction():
+        row = await ApiToken.select(ApiToken.all_columns(), ApiToken.user.username.as_alias("username")).where(
+            ApiToken.id == token_id
+        ).first()
+        if row is None:
+            raise NotFound(f"no token {token_id}")
+        try:
+            await _user_for_token_admin(actor, row["username"])
+        except Forbidden:
+            raise NotFound(f"no token {token_id}") from None
+        if row["revoked_at"] is not None:
+            raise Conflict(f"token {token_id} is already revoked")
+        moment = now()
+        await ApiToken.update({ApiToken.revoked_at: moment}).where(ApiToken.id == token_id)
+        audit.record(actor, "token.revoke", "user", row["username"], after={"token_id": token_id})
+        row["revoked_at"] = moment
+    return token_json(row)
+
+
+async def principal_for_token(plain: str) -> Principal:
+    row = await ApiToken.select().where(ApiToken.token_hash == digest(plain.strip())).first()
+    if row is None:
+        raise Unauthenticated("unknown bearer token")
+    moment = now()
+    if row["revoked_at"] is not None:
+        raise Unauthenticated("this bearer token was revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= moment:
+        raise Unauthenticated("this bearer token has expired")
+    principal = await load_principal(row["user"], via="token")
+    if principal is None:
+        raise Unauthenticated("the token's user is deactivated")
+    if row["last_used_at"] is None or moment - row["last_used_at"] > TOKEN_TOUCH_INTERVAL:
+        # Bookkeeping, not a change of registry data: no audit entry, and at most once a minute.
+        await ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["id"])
+    return principal
+
+
+# --- sign-in and sessions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session_token: str
+    principal: Principal
+    expires_in: int
+
+
+async def _throttle(settings: Settings, username: str, ip: str) -> None:
+    """Too many recent failures lock the user name (and, at a higher count, the address) for a while."""
+    moment = now()
+    window = timedelta(minutes=settings.login_window_minutes)
+    since = moment - window
+    last_success = await LoginAttempt.select(LoginAttempt.at).where(
+        (LoginAttempt.username == username) & (LoginAttempt.success == True)  # noqa: E712
+    ).order_by(LoginAttempt.at, ascending=False).first()
+    if last_success and last_success["at"] > since:
+        since = last_success["at"]
+    failures = await LoginAttempt.select(LoginAttempt.at).where(
+        (LoginAttempt.username == username) & (LoginAttempt.success == False) & (LoginAttempt.at > since)  # noqa: E712
+    ).order_by(LoginAttempt.at, ascending=False).limit(settings.login_max_failures)
+    by_address = []
+    if ip:
+        by_address = await LoginAttempt.select(LoginAttempt.at).where(
+            (LoginAttempt.ip == ip) & (LoginAttempt.success == False) & (LoginAttempt.at > moment - window)  # noqa: E712
+        ).order_by(LoginAttempt.at, ascending=False).limit(settings.login_max_failures * IP_FAILURE_FACTOR)
+    for recent, limit in ((failures, settings.login_max_failures), (by_address, settings.login_max_failures * IP_FAILURE_FACTOR)):
+        if len(recent) >= limit:
+            unlock_at = recent[-1]["at"] + window
+            seconds = max(1, int((unlock_at - moment).total_seconds()) + 1)
+            raise TooManyRequests(
+                f"too many failed sign-ins; try again in {max(1, seconds // 60)} minute(s)", retry_after=seconds
+            )
+
+
+async def sign_in(settings: Settings, username: str, password: str, *, ip: str = "", user_agent: str = "") -> SignedIn:
+    username = (username or "").strip().lower()[:80]
+    if not username or not password:
+        raise Invalid("enter your user name and password", fields={"username": "required", "password": "required"})
+    await _throttle(settings, username, ip)
+    user = await find_user(username)
+    verified = False
+    try:
+        verified = _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        verified = False
+    moment = now()
+    if not verified or not user["active"]:
+        async with db.transaction():
+            await LoginAttempt.insert(LoginAttempt(username=username, ip=ip, at=moment, success=False))
+            if user is not None:
+                audit.record(_anonymous(ip), "auth.login_failed", "user", username)
+        raise Unauthenticated("wrong user name or password")
+    plain = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    expires_at = moment + timedelta(hours=settings.session_hours)
+    async with db.transaction():
+        await LoginAttempt.insert(LoginAttempt(username=username, ip=ip, at=moment, success=True))
+        session = AuthSession(
+            token_hash=digest(plain), user=user["id"], csrf_token=csrf, created_at=moment,
+            expires_at=expires_at, last_seen_at=moment, ip=ip[:64], user_agent=user_agent[:300],
+        )
+        await session.save()
+        values: dict[Any, Any] = {UserAccount.last_login_at: moment}
+        if _hasher.check_needs_rehash(user["password_hash"]):
+            values[UserAccount.password_hash] = hash_password(password)
+        await UserAccount.update(values).where(UserAccount.id == user["id"])
+        principal = await load_principal(user["id"], via="session", session_id=session.id, csrf_token=csrf)
+        assert principal is not None
+        audit.record(principal, "auth.login", "user", username, after={"ip": ip})
+    return SignedIn(plain, principal, int((expires_at - moment).total_seconds()))
+
+
+def _anonymous(ip: str) -> Principal:
+    return Principal(user_id=None, username=f"anonymous@{ip or 'unknown'}", via="anonymous")
+
+
+async def principal_for_session(plain: str) -> Principal | None:
+    row = await AuthSession.select().where(AuthSession.token_hash == digest(plain)).first()
+    moment = now()
+    if row is None or row["revoked_at"] is not None or row["expires_at"] <= moment:
+        return None
+    if moment - row["last_seen_at"] > SESSION_TOUCH_INTERVAL:
+        await AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == row["id"])
+    return await load_principal(row["user"], via="session", session_id=row["id"], csrf_token=row["csrf_token"])
+
+
+async def sign_out(principal: Principal) -> None:
+    if principal.session_id is None:
+        return
+    async with db.transaction():
+        await AuthSession.update({AuthSession.revoked_at: now()}).where(
+            (AuthSession.id == principal.session_id) & AuthSession.revoked_at.is_null()
+        )
+        audit.record(principal, "auth.logout", "user", principal.username)
+
+
+async def set_password(actor: Principal, username: str, password: str) -> None:
+    check_password_strength(password)
+    async with db.transaction():
+        user = await get_user(username)
+        if actor.user_id != user["id"]:
+            person = await people.get_row(user["person"])
+            authorize(actor, "user.manage", person["agency_path"])
+        await UserAccount.update({UserAccount.password_hash: hash_password(password)}).where(UserAccount.id == user["id"])
+        # A new password ends every other session.
+        await AuthSession.update({AuthSession.revoked_at: now()}).where(
+            (AuthSession.user == user["id"]) & AuthSession.revoked_at.is_null()
+        )
+        audit.record(actor, "user.password", "user", username)

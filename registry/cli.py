@@ -1,0 +1,274 @@
+"""The `registry` command (CONTRACT.md, "Command line"). Exit 0 on success, 2 on bad input with a
+one-line reason on stderr, 1 when `audit verify` finds a break in the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from registry import db
+from registry.auth.principal import ROLES, system_principal
+from registry.errors import RegistryError
+from registry.settings import Settings
+
+T = TypeVar("T")
+# Files with more rows than this get a progress bar.
+PROGRESS_THRESHOLD = 500
+
+
+class BadInput(click.ClickException):
+    exit_code = 2
+
+
+def fail(message: str) -> None:
+    raise BadInput(message)
+
+
+def run(work: Callable[[Settings], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Bind the database the settings name, apply pending migrations, and run one async job."""
+    try:
+        settings = Settings.from_env()
+    except RegistryError as error:
+        fail(error.detail)
+
+    async def job() -> T:
+        engine = db.use_database(settings.database_url)
+        try:
+            if migrate:
+                await db.migrate()
+            return await work(settings)
+        finally:
+            await db.close_pool(engine)
+
+    try:
+        return asyncio.run(job())
+    except RegistryError as error:
+        fail(error.detail)
+    except OSError as error:
+        fail(f"cannot reach the database: {error}")
+    raise AssertionError("unreachable")
+
+
+def cli_actor() -> Any:
+    return system_principal(f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Certificate and signature-specimen registry of Quảng Ninh province."""
+
+
+# --- serve and migrate --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--demo", is_flag=True, help="Load the demo province and print its users' credentials first.")
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
+    """Apply pending migrations, then serve the registry."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    if demo:
+        os.environ["REGISTRY_DEV_CA"] = "1"
+
+    async def prepare(settings: Settings) -> Settings:
+        if demo:
+            from registry.demo import load_demo, print_credentials
+
+            print_credentials(await load_demo(settings), settings)
+        return settings
+
+    settings = run(prepare)
+    # Workers build their app from the environment: pin what this process resolved.
+    os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["REGISTRY_DATABASE_URL"] = settings.database_url
+    click.echo(f"Registry on http://{host}:{port}/ ({settings.engine_name}, data in {settings.data_dir})", err=True)
+    Granian(
+        "registry.app:app_from_env",
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        factory=True,
+        log_access=False,
+    ).serve()
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+
+    async def work(_settings: Settings) -> list[str]:
+        return await db.migrate()
+
+    applied = run(work, migrate=False)
+    click.echo(f"applied {len(applied)} migration(s)" if applied else "no pending migrations")
+
+
+# --- agencies -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def agency() -> None:
+    """Agencies of the tree."""
+
+
+def progress_bar(enabled: bool) -> Callable[[Iterable[T], str, int], Iterable[T]]:
+    def track(items: Iterable[T], label: str, total: int) -> Iterable[T]:
+        if not enabled:
+            yield from items
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task(label, total=total)
+            for item in items:
+                yield item
+                progress.advance(task)
+
+    return track
+
+
+@agency.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def agency_import(file: Path) -> None:
+    """Import FILE.csv (header code,name,parent_code; optional short_name, address, tax_code,
+    budget_code, email). Every row is checked first; any error rejects the whole file."""
+    from registry.agencies import service
+
+    try:
+        content = file.read_bytes()
+    except OSError as error:
+        fail(f"{file}: {error.strerror}")
+
+    async def work(_settings: Settings):
+        big = content.count(b"\n") > PROGRESS_THRESHOLD
+        return await service.import_csv(cli_actor(), content, progress=progress_bar(big and sys.stderr.isatty()))
+
+    try:
+        summary = run(work)
+    except BadInput as error:
+        fail(f"{file}: {error.message}")
+    click.echo(f"imported {summary.total} agencies: {summary.created} created, {summary.updated} updated, "
+               f"{summary.unchanged} unchanged")
+
+
+# --- users and tokens ---------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """User accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name, as on the citizen ID.")
+@click.option("--agency", "agency_code", required=True, help="Agency code (QCVN 102).")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES), help="Repeat for several.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@click.option("--position", default="", help="Position (chức vụ).")
+@click.option("--email", default="", help="Official email.")
+def user_add(username: str, full_name: str, agency_code: str, roles: tuple[str, ...], password_stdin: bool,
+             position: str, email: str) -> None:
+    """Add a user with roles over their agency (operator and admin: over the whole province)."""
+    from registry.auth import service
+
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(settings: Settings):
+        return await service.add_user(
+            cli_actor(), username=username, full_name=full_name, agency_code=agency_code, roles=roles,
+            password=password, position=position, email=email, operator_agency=settings.operator_agency,
+        )
+
+    created = run(work)
+    grants = ", ".join(f"{g['role']}@{g['agency_code']}" for g in created["roles"])
+    click.echo(f"added user {created['username']} ({grants})")
+
+
+@cli.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
+def token_create(username: str, name: str, expires_days: int | None) -> None:
+    """Print a new bearer token for USERNAME, alone on stdout."""
+    from registry.auth import service
+
+    async def work(_settings: Settings) -> str:
+        plain, _row = await service.create_token(cli_actor(), username, name=name, expires_days=expires_days)
+        return plain
+
+    click.echo(run(work))
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """List USERNAME's tokens (never their values)."""
+    from registry.auth import service
+    from registry.timeutil import isoformat
+
+    rows = run(lambda _settings: service.list_tokens(cli_actor(), username))
+    for row in rows:
+        state = "revoked" if row["revoked_at"] else "active"
+        click.echo(f"{row['id']}\t{row['prefix']}…\t{row['name']}\t{state}\tlast used {isoformat(row['last_used_at']) or 'never'}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id (see `token list`)."""
+    from registry.auth import service
+
+    run(lambda _settings: service.revoke_token(cli_actor(), token_id))
+    click.echo(f"revoked token {token_id}")
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain: prints `ok N entries`, or names the first broken entry and exits 1."""
+    from registry.audit import service
+
+    result = run(lambda _settings: service.verify())
+    if result.ok:
+        click.echo(f"ok {result.count} entries")
+        return
+    click.echo(f"broken: {result.problem}", err=True)
+    sys.exit(1)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else str(error))
+        sys.exit(2)
+    except click.ClickException as error:
+        # One line: the reason, never a usage dump.
+        click.echo(f"registry: {error.format_message()}".replace("\n", " "), err=True)
+        sys.exit(2 if isinstance(error, (BadInput, click.UsageError)) else error.exit_code)
+    except click.Abort:
+        click.echo("registry: aborted", err=True)
+        sys.exit(1)

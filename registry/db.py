@@ -1,0 +1,196 @@
+"""Database engines for SQLite and PostgreSQL, the one transaction helper, and migrations.
+
+Piccolo finds its engine through `registry.piccolo_conf.DB`; `use_database` rebinds that and every
+table, so one process (a worker, a CLI command, a test session) talks to the database its settings name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+os.environ.setdefault("PICCOLO_CONF", "registry.piccolo_conf")
+
+from piccolo.apps.migrations.tables import Migration  # noqa: E402
+from piccolo.engine.base import Engine  # noqa: E402
+from piccolo.engine.postgres import PostgresEngine  # noqa: E402
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType  # noqa: E402
+from piccolo.table import Table  # noqa: E402
+
+# Piccolo apps, in dependency order. Each lives in its domain package.
+APPS = [
+    "registry.agencies.piccolo_app",
+    "registry.people.piccolo_app",
+    "registry.auth.piccolo_app",
+    "registry.audit.piccolo_app",
+]
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def sqlite_path(database_url: str) -> Path:
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+def make_engine(database_url: str, prepare: bool = True) -> Engine:
+    """An engine for the URL; `prepare` creates the SQLite file's folder and turns WAL on."""
+    if database_url.startswith("sqlite:///"):
+        path = sqlite_path(database_url)
+        if prepare:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            enable_wal(path)
+        # A generous busy timeout: writers queue for the lock instead of failing with "database is locked".
+        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    dsn = database_url.replace("postgres://", "postgresql://", 1)
+    return PostgresEngine(config={"dsn": dsn})
+
+
+def enable_wal(path: Path) -> None:
+    """WAL lets readers go on while one writer writes; the mode is stored in the file, so once is enough."""
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    try:
+        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() != "wal":
+            connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
+
+
+def table_classes() -> list[type[Table]]:
+    from piccolo.conf.apps import Finder
+
+    return [*Finder().get_table_classes(), Migration]
+
+
+def use_database(database_url: str) -> Engine:
+    """Point Piccolo and every table at this database."""
+    import registry.piccolo_conf as conf
+
+    engine = make_engine(database_url)
+    conf.DB = engine
+    for table in table_classes():
+        table._meta.db = engine
+    return engine
+
+
+def current_engine() -> Engine:
+    import registry.piccolo_conf as conf
+
+    return conf.DB
+
+
+def is_sqlite() -> bool:
+    return isinstance(current_engine(), SQLiteEngine)
+
+
+async def open_pool(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine) and engine.pool is None:
+        await engine.start_connection_pool(min_size=1, max_size=10)
+
+
+async def close_pool(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+
+@dataclass
+class Tx:
+    """One unit of work. Audit entries gathered here are chained and written just before commit."""
+
+    audit_entries: list[Any] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+_current_tx: ContextVar[Tx | None] = ContextVar("registry_tx", default=None)
+
+
+def current_tx() -> Tx | None:
+    return _current_tx.get()
+
+
+@contextlib.asynccontextmanager
+async def transaction() -> AsyncIterator[Tx]:
+    """The single write transaction helper.
+
+    SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one dying
+    with "database is locked" at its first write. PostgreSQL: an ordinary transaction; races are settled
+    by conditional updates and the audit chain's head row. Nested calls join the outer transaction.
+    """
+    outer = _current_tx.get()
+    if outer is not None:
+        yield outer
+        return
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        piccolo_tx = engine.transaction(transaction_type=TransactionType.immediate)
+    else:
+        piccolo_tx = engine.transaction()
+    tx = Tx()
+    token = _current_tx.set(tx)
+    try:
+        async with piccolo_tx:
+            yield tx
+            if tx.audit_entries:
+                # Imported here: the audit package depends on this module, not the other way round.
+                from registry.audit.service import write_chained
+
+                await write_chained(tx.audit_entries)
+    finally:
+        _current_tx.reset(token)
+    for hook in tx.after_commit:
+        await hook()
+
+
+# --- migrations --------------------------------------------------------------------------------
+
+
+def migrations_root() -> Path:
+    """`migrations/` beside the package in a checkout; `registry/_migrations` inside a built wheel."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir.parent / "migrations", package_dir / "_migrations"):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("migrations folder not found")
+
+
+async def migrate() -> list[str]:
+    """Apply pending migrations of every app; returns the ids applied."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    before = await applied_migrations()
+    # Piccolo narrates each step on stdout; the CLI reports a summary instead.
+    with contextlib.redirect_stdout(io.StringIO()) as narration:
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}\n{narration.getvalue()}")
+    after = await applied_migrations()
+    return [name for name in after if name not in before]
+
+
+async def applied_migrations() -> list[str]:
+    if not await Migration.table_exists():
+        return []
+    rows = await Migration.select(Migration.name).order_by(Migration.id)
+    return [row["name"] for row in rows]
+
+
+async def pending_migrations() -> list[str]:
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.conf.apps import Finder
+
+    applied = set(await applied_migrations())
+    manager = BaseMigrationManager()
+    pending: list[str] = []
+    for app_config in Finder().get_app_configs():
+        modules = manager.get_migration_modules(app_config.resolved_migrations_folder_path)
+        pending.extend(sorted(set(modules) - applied))
+    return pending

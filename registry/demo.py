@@ -1,0 +1,85 @@
+"""The demo province: Quảng Ninh's committee, some departments (one acting as DoIT), a city with its
+units, and one user per role. Loading twice changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import click
+
+from registry.agencies import service as agencies
+from registry.auth import service as auth
+from registry.auth.principal import system_principal
+from registry.settings import Settings
+
+OPERATOR_AGENCY = "000.00.16.H49"
+
+AGENCIES_CSV = """code,name,parent_code,short_name,address,tax_code,budget_code,email
+000.00.00.H49,Ủy ban nhân dân tỉnh Quảng Ninh,,UBND tỉnh,"Phường Hồng Gai, tỉnh Quảng Ninh",5700100256,1053432,ubnd@quangninh.gov.vn
+000.00.01.H49,Văn phòng Ủy ban nhân dân tỉnh,000.00.00.H49,VP UBND tỉnh,"Phường Hồng Gai, tỉnh Quảng Ninh",,1053433,vpubnd@quangninh.gov.vn
+000.00.02.H49,Sở Nội vụ,000.00.00.H49,SNV,"Phường Hồng Gai, tỉnh Quảng Ninh",,1053434,snv@quangninh.gov.vn
+000.00.05.H49,Sở Tài chính,000.00.00.H49,STC,"Phường Hồng Gai, tỉnh Quảng Ninh",,1053435,stc@quangninh.gov.vn
+000.00.16.H49,Sở Khoa học và Công nghệ,000.00.00.H49,Sở KH&CN,"Phường Hồng Gai, tỉnh Quảng Ninh",,1053436,skhcn@quangninh.gov.vn
+000.01.16.H49,Trung tâm Công nghệ thông tin và Truyền thông,000.00.16.H49,Trung tâm CNTT&TT,"Phường Hồng Gai, tỉnh Quảng Ninh",,1053437,ttcntt@quangninh.gov.vn
+000.00.21.H49,Ủy ban nhân dân thành phố Hạ Long,000.00.00.H49,UBND TP Hạ Long,"Phường Hồng Hà, thành phố Hạ Long",,1053438,ubndhalong@quangninh.gov.vn
+000.01.21.H49,Văn phòng HĐND và UBND thành phố Hạ Long,000.00.21.H49,VP HĐND-UBND TP,"Phường Hồng Hà, thành phố Hạ Long",,1053439,vphalong@quangninh.gov.vn
+000.02.21.H49,Phòng Tài chính - Kế hoạch thành phố Hạ Long,000.00.21.H49,Phòng TC-KH,"Phường Hồng Hà, thành phố Hạ Long",,1053440,tckh.halong@quangninh.gov.vn
+000.10.21.H49,Ủy ban nhân dân phường Hồng Gai,000.00.21.H49,UBND phường Hồng Gai,"Phường Hồng Gai, thành phố Hạ Long",,1053441,honggai@quangninh.gov.vn
+001.10.21.H49,Trạm Y tế phường Hồng Gai,000.10.21.H49,Trạm Y tế Hồng Gai,"Phường Hồng Gai, thành phố Hạ Long",,1053442,tramyte.honggai@quangninh.gov.vn
+"""
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    full_name: str
+    agency_code: str
+    roles: tuple[str, ...]
+    position: str
+    email: str
+
+
+DEMO_USERS = (
+    DemoUser("quantri", "Nguyễn Văn Quản", OPERATOR_AGENCY, ("admin",), "Chuyên viên quản trị hệ thống",
+             "quantri@quangninh.gov.vn"),
+    DemoUser("vanhanh", "Trần Thị Hạnh", OPERATOR_AGENCY, ("operator",), "Chuyên viên Phòng Chuyển đổi số",
+             "vanhanh@quangninh.gov.vn"),
+    DemoUser("thutruong", "Phạm Đức Trưởng", "000.00.21.H49", ("head",), "Chủ tịch UBND thành phố",
+             "thutruong.halong@quangninh.gov.vn"),
+    DemoUser("vanthu", "Lê Thị Thư", "000.00.21.H49", ("clerk",), "Văn thư", "vanthu.halong@quangninh.gov.vn"),
+    DemoUser("canbo", "Hoàng Văn Bình", "000.02.21.H49", ("staff",), "Chuyên viên", "canbo.tckh@quangninh.gov.vn"),
+    DemoUser("chutich", "Đặng Quốc Tỉnh", "000.00.00.H49", ("head",), "Chủ tịch UBND tỉnh",
+             "chutich@quangninh.gov.vn"),
+)
+
+
+def demo_password(settings: Settings, username: str) -> str:
+    """Stable per installation (so a second run can print it again), unguessable without the secret key."""
+    digest = hmac.new(settings.secret_key.encode(), f"demo:{username}".encode(), hashlib.sha256).hexdigest()
+    return f"Demo-{digest[:10]}"
+
+
+async def load_demo(settings: Settings) -> list[tuple[DemoUser, str]]:
+    actor = system_principal("demo")
+    await agencies.import_csv(actor, AGENCIES_CSV.encode())
+    if not settings.operator_agency:
+        await agencies.set_operator_agency(actor, OPERATOR_AGENCY)
+    credentials = []
+    for user in DEMO_USERS:
+        password = demo_password(settings, user.username)
+        if await auth.find_user(user.username) is None:
+            await auth.add_user(
+                actor, username=user.username, full_name=user.full_name, agency_code=user.agency_code,
+                roles=user.roles, password=password, position=user.position, email=user.email,
+                operator_agency=settings.operator_agency,
+            )
+        credentials.append((user, password))
+    return credentials
+
+
+def print_credentials(credentials: list[tuple[DemoUser, str]], settings: Settings) -> None:
+    click.echo("Demo province loaded. Users (user name / password / roles):")
+    for user, password in credentials:
+        click.echo(f"  {user.username:<10} {password:<16} {', '.join(user.roles):<9} {user.full_name} — {user.agency_code}")

@@ -1,0 +1,1 @@
+"""People of the agencies: holders of certificates and users of the registry."""
