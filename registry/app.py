@@ -26,6 +26,7 @@ from registry.auth.pages import AuthPages
 from registry.home import home
 from registry.http import (
     EXCEPTION_HANDLERS,
+    AppSettings,
     ApiResponse,
     AuthenticationMiddleware,
     csrf_protect,
@@ -41,7 +42,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @get("/health", tags=["system"])
-async def health(settings: Settings) -> dict[str, Any]:
+async def health(settings: AppSettings) -> dict[str, Any]:
     """Liveness with a database round trip."""
     await db.current_engine().run_ddl("SELECT 1")
     return {"status": "ok", "database": settings.engine_name}

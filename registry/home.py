@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from registry.agencies import service as agencies
@@ -13,6 +11,6 @@ from registry.web import render
 
 
 @get("/", include_in_schema=False)
-async def home(request: Request, q: Annotated[str | None, Parameter(query="q")] = None) -> Template:
+async def home(request: Request, q: FromQuery[str | None] = None) -> Template:
     matches = await agencies.list_agencies(q=q, limit=50) if q and q.strip() else None
     return await render(request, "home.html", q=q or "", matches=matches)

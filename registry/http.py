@@ -4,6 +4,7 @@ JSON, authentication of each request, CSRF for cookie-authenticated writes, and 
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import secrets
 from datetime import date, datetime
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.response import Redirect, Template
@@ -99,12 +101,27 @@ def registry_error_to_problem(error: RegistryError) -> ProblemDetailsException:
     return _problem(error.status_code, error.detail, title=error.title, extra=extra or None, headers=headers)
 
 
+_MSGSPEC_PATH = re.compile(r"at `\$\.([^`]+)`")
+_MSGSPEC_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_of(item: Mapping[str, Any]) -> str:
+    """The body field a msgspec message points at (`$.name`, or a missing `name`), else Litestar's key."""
+    message = str(item.get("message", ""))
+    for pattern in (_MSGSPEC_MISSING, _MSGSPEC_PATH):
+        found = pattern.search(message)
+        if found:
+            return found.group(1)
+    return str(item.get("key") or item.get("source") or "")
+
+
 def validation_to_problem(error: ValidationException) -> ProblemDetailsException:
     """Litestar's request-parsing errors become 422s that name each offending field."""
-    fields = []
-    for item in error.extra if isinstance(error.extra, list) else []:
-        if isinstance(item, Mapping):
-            fields.append({"field": str(item.get("key") or item.get("source") or ""), "message": str(item.get("message", ""))})
+    fields = [
+        {"field": _field_of(item), "message": str(item.get("message", ""))}
+        for item in (error.extra if isinstance(error.extra, list) else [])
+        if isinstance(item, Mapping)
+    ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(error.detail)
     return _problem(422, detail, title="Invalid input", extra={"errors": fields} if fields else None)
 
@@ -271,6 +288,11 @@ def json_date(value: date | None) -> str | None:
 
 
 # --- dependencies -------------------------------------------------------------------------------
+
+# Handlers name what they need: `principal: CurrentPrincipal`, `settings: AppSettings`.
+CurrentPrincipal = NamedDependency[Principal]
+OptionalPrincipal = NamedDependency[Principal | None]
+AppSettings = NamedDependency[Any]
 
 
 async def provide_principal(request: Request) -> Principal:

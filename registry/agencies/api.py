@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.agencies import service
-from registry.auth.principal import Principal
-from registry.http import may, read_upload, signed_in
+from registry.http import CurrentPrincipal, may, read_upload, signed_in
 
-CodePath = Annotated[str, Parameter(description="QCVN 102 agency code, e.g. 000.00.00.H49")]
+CodePath = FromPath[str]
 
 
 class AgencyCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -31,16 +30,16 @@ class AgencyController(Controller):
     tags = ["agencies"]
 
     @post("/", guards=[may("agency.create")], status_code=201)
-    async def create(self, principal: Principal, data: AgencyCreate) -> dict[str, Any]:
+    async def create(self, principal: CurrentPrincipal, data: JSONBody[AgencyCreate]) -> dict[str, Any]:
         """Create an agency under `parent_code` (admin, operator; within their province)."""
         return await service.create_agency(principal, msgspec.structs.asdict(data))
 
     @get("/", guards=[signed_in])
     async def list(
         self,
-        q: Annotated[str | None, Parameter(query="q", description="words of the name, diacritics optional")] = None,
-        parent: Annotated[str | None, Parameter(query="parent", description="only children of this code")] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 100,
+        q: Annotated[str | None, QueryParameter(description="words of the name, diacritics optional")] = None,
+        parent: Annotated[str | None, QueryParameter(description="only children of this code")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[dict[str, Any]]:
         return await service.list_agencies(q=q, parent_code=parent, limit=limit)
 
@@ -50,12 +49,12 @@ class AgencyController(Controller):
         return await service.get_agency(code)
 
     @patch("/{code:str}", guards=[may("agency.update")])
-    async def update(self, principal: Principal, code: CodePath, data: dict[str, Any]) -> dict[str, Any]:
+    async def update(self, principal: CurrentPrincipal, code: CodePath, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         """Change details; a new `name` keeps the old one in the history with its dates."""
         return await service.update_agency(principal, code, data)
 
     @post("/import", guards=[may("agency.import")], status_code=200)
-    async def import_csv(self, principal: Principal, request: Request) -> dict[str, Any]:
+    async def import_csv(self, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
         """A CSV with header `code,name,parent_code` (raw body or multipart `file`): all rows or none."""
         summary = await service.import_csv(principal, await read_upload(request))
         return {"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged}

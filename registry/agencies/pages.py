@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from registry.agencies import service
@@ -16,12 +14,12 @@ class AgencyPages(Controller):
     include_in_schema = False
 
     @get("/agencies")
-    async def tree(self, request: Request, q: Annotated[str | None, Parameter(query="q")] = None) -> Template:
+    async def tree(self, request: Request, q: FromQuery[str | None] = None) -> Template:
         matches = await service.list_agencies(q=q, limit=200) if q else None
         return await render(request, "agencies/tree.html", nodes=await service.tree(), q=q or "", matches=matches)
 
     @get("/agencies/{code:str}")
-    async def detail(self, request: Request, code: str) -> Template:
+    async def detail(self, request: Request, code: FromPath[str]) -> Template:
         agency = await service.get_agency(code)
         children = await service.list_agencies(parent_code=agency["code"], limit=1000)
         parent = await service.get_agency(agency["parent_code"]) if agency["parent_code"] else None

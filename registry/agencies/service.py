@@ -298,7 +298,7 @@ def read_csv(content: bytes) -> list[tuple[int, dict[str, str]]]:
     except UnicodeDecodeError as error:
         line = content[: error.start].count(b"\n") + 1
         raise Invalid(f"line {line}: the file is not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     header = [name.strip() for name in (reader.fieldnames or [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from registry.audit import service
@@ -32,13 +32,13 @@ def _moment(value: str | None, field: str, *, end_of_day: bool = False):
 @get("/admin/audit", guards=[may("audit.read")], include_in_schema=False)
 async def audit_page(
     request: Request,
-    action: Annotated[str | None, Parameter(query="action")] = None,
-    actor: Annotated[str | None, Parameter(query="actor")] = None,
-    object_type: Annotated[str | None, Parameter(query="object_type")] = None,
-    object_id: Annotated[str | None, Parameter(query="object_id")] = None,
-    since: Annotated[str | None, Parameter(query="since")] = None,
-    until: Annotated[str | None, Parameter(query="until")] = None,
-    before_seq: Annotated[int | None, Parameter(query="before_seq")] = None,
+    action: FromQuery[str | None] = None,
+    actor: FromQuery[str | None] = None,
+    object_type: FromQuery[str | None] = None,
+    object_id: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    before_seq: FromQuery[int | None] = None,
 ) -> Template:
     filters = service.AuditFilter(
         action or None, actor or None, object_type or None, object_id or None,

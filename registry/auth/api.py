@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.auth import service
 from registry.auth.principal import Principal
-from registry.http import may, signed_in
+from registry.http import AppSettings, CurrentPrincipal, may, signed_in
 
 
 def principal_json(principal: Principal) -> dict[str, Any]:
@@ -45,21 +45,21 @@ class AccountController(Controller):
     guards = [signed_in]
 
     @get("/me")
-    async def me(self, principal: Principal) -> dict[str, Any]:
+    async def me(self, principal: CurrentPrincipal) -> dict[str, Any]:
         """Who the credentials belong to, with their roles and the agencies those reach."""
         return principal_json(principal)
 
     @get("/tokens")
     async def tokens(
         self,
-        principal: Principal,
-        username: Annotated[str | None, Parameter(query="username", description="admin: another user's")] = None,
+        principal: CurrentPrincipal,
+        username: Annotated[str | None, QueryParameter(description="admin: another user's")] = None,
     ) -> list[dict[str, Any]]:
         """API tokens (never their values) with creation, expiry, last use and revocation times."""
         return await service.list_tokens(principal, username)
 
     @post("/tokens", status_code=201)
-    async def create_token(self, principal: Principal, data: TokenCreate) -> dict[str, Any]:
+    async def create_token(self, principal: CurrentPrincipal, data: JSONBody[TokenCreate]) -> dict[str, Any]:
         """A new token; `token` appears in this response only."""
         plain, row = await service.create_token(
             principal, data.username, name=data.name, expires_days=data.expires_days
@@ -67,11 +67,11 @@ class AccountController(Controller):
         return {**row, "token": plain}
 
     @post("/tokens/{token_id:int}/revoke", status_code=200)
-    async def revoke_token(self, principal: Principal, token_id: int) -> dict[str, Any]:
+    async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> dict[str, Any]:
         return await service.revoke_token(principal, token_id)
 
     @post("/users", guards=[may("user.manage")], status_code=201)
-    async def create_user(self, principal: Principal, data: UserCreate, settings: Any) -> dict[str, Any]:
+    async def create_user(self, principal: CurrentPrincipal, data: JSONBody[UserCreate], settings: AppSettings) -> dict[str, Any]:
         """A person with a user account and roles (admin, within their province)."""
         return await service.add_user(
             principal,

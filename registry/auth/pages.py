@@ -7,15 +7,15 @@ from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from registry.auth import service
-from registry.auth.principal import Principal
 from registry.errors import Invalid, TooManyRequests, Unauthenticated
 from registry.http import (
     LOGIN_CSRF_COOKIE,
+    AppSettings,
+    CurrentPrincipal,
     SESSION_COOKIE,
     client_ip,
     cookie_secure,
@@ -25,9 +25,6 @@ from registry.http import (
 )
 from registry.settings import Settings
 from registry.web import render
-
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
-
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL (no open redirect)."""
@@ -44,7 +41,7 @@ class AuthPages(Controller):
 
     @get("/login")
     async def login_form(
-        self, request: Request, settings: Settings, next_: Annotated[str | None, Parameter(query="next")] = None
+        self, request: Request, settings: AppSettings, next_: Annotated[str | None, QueryParameter(name="next")] = None
     ) -> Response:
         if current_principal(request) is not None:
             return Redirect(safe_next(next_))
@@ -60,7 +57,7 @@ class AuthPages(Controller):
         return page
 
     @post("/login")
-    async def login(self, request: Request, settings: Settings, data: Annotated[dict[str, Any], FormBody]) -> Response:
+    async def login(self, request: Request, settings: AppSettings, data: URLEncodedBody[dict[str, Any]]) -> Response:
         next_ = safe_next(data.get("next"))
         username = str(data.get("username", ""))
         cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -86,20 +83,20 @@ class AuthPages(Controller):
         return response
 
     @post("/logout", guards=[signed_in])
-    async def logout(self, principal: Principal) -> Redirect:
+    async def logout(self, principal: CurrentPrincipal) -> Redirect:
         await service.sign_out(principal)
         response = Redirect("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @get("/me", guards=[signed_in])
-    async def me(self, request: Request, principal: Principal) -> Template:
+    async def me(self, request: Request, principal: CurrentPrincipal) -> Template:
         tokens = await service.list_tokens(principal)
         return await render(request, "auth/me.html", tokens=tokens, new_token=None)
 
     @post("/me/tokens", guards=[signed_in])
-    async def create_token(self, request: Request, principal: Principal,
-                           data: Annotated[dict[str, Any], FormBody]) -> Template:
+    async def create_token(self, request: Request, principal: CurrentPrincipal,
+                           data: URLEncodedBody[dict[str, Any]]) -> Template:
         days = str(data.get("expires_days") or "").strip()
         plain, _row = await service.create_token(
             principal, name=str(data.get("name", "")), expires_days=int(days) if days.isdigit() else None
@@ -108,6 +105,6 @@ class AuthPages(Controller):
         return await render(request, "auth/me.html", status_code=201, tokens=tokens, new_token=plain)
 
     @post("/me/tokens/{token_id:int}/revoke", guards=[signed_in])
-    async def revoke_token(self, principal: Principal, token_id: int) -> Redirect:
+    async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> Redirect:
         await service.revoke_token(principal, token_id)
         return Redirect("/me#tokens", status_code=303)
