@@ -29,6 +29,7 @@ APPS = [
     "registry.people.piccolo_app",
     "registry.auth.piccolo_app",
     "registry.audit.piccolo_app",
+    "registry.certs.piccolo_app",
 ]
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30

@@ -1,0 +1,1 @@
+"""The certificate database: every certificate of the province with its holder, status and history."""

@@ -1,0 +1,45 @@
+from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from registry.agencies.tables import Agency
+from registry.people.tables import Person
+
+
+class Certificate(Table, tablename="certificate"):
+    """An X.509 certificate (public data only: the private key never leaves the holder's token).
+
+    Status is derived, never stored: revoked if `revoked_at` has passed, superseded once a renewal
+    replaced it, expired after `not_after`, otherwise active. Nothing here is overwritten: a revocation
+    or supersession only fills its columns."""
+
+    fingerprint = Varchar(length=64, unique=True, index=True)  # lower-case hex SHA-256 of the DER
+    serial = Varchar(length=100, index=True)  # lower-case hex
+    subject = Varchar(length=2000)  # RFC 4514, Vietnamese letters intact
+    issuer = Varchar(length=2000)
+    common_name = Varchar(length=300, default="")
+    email = Varchar(length=254, default="", index=True)
+    search_key = Varchar(length=700, default="", index=True)
+    not_before = Timestamptz()
+    not_after = Timestamptz(index=True)
+    key_type = Varchar(length=20, default="")  # RSA, EC, Ed25519, ...
+    key_size = Integer(default=0)
+    key_usage = Varchar(length=300, default="")  # comma-separated names
+    is_ca = Boolean(default=False)
+    # "personal", "org" (an agency's digital seal), or "ca"
+    kind = Varchar(length=20, default="personal", index=True)
+    der = Bytea()
+    holder = ForeignKey(references=Person, null=True, default=None, on_delete=OnDelete.restrict, index=True)
+    # The holder's agency, or for an organisation certificate the organisation itself.
+    agency = ForeignKey(references=Agency, null=True, default=None, on_delete=OnDelete.restrict, index=True)
+    # The clerk keeping an organisation certificate like the seal (Đ5.3-4).
+    custodian = ForeignKey(references=Person, null=True, default=None, on_delete=OnDelete.restrict)
+    revoked_at = Timestamptz(null=True, default=None)
+    revocation_reason = Varchar(length=30, default="")
+    # Set when an urgent revocation is filed, so the certificate shows "revocation pending" at once.
+    revocation_pending_since = Timestamptz(null=True, default=None)
+    superseded_by = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)
+    superseded_at = Timestamptz(null=True, default=None)
+    source = Varchar(length=20, default="upload")  # upload, ca_result, dev_ca
+    imported_at = Timestamptz()
+    imported_by = Integer(null=True, default=None)
