@@ -30,6 +30,8 @@ APPS = [
     "registry.auth.piccolo_app",
     "registry.audit.piccolo_app",
     "registry.certs.piccolo_app",
+    "registry.notify.piccolo_app",
+    "registry.workflow.piccolo_app",
 ]
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30

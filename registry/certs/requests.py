@@ -1,0 +1,305 @@
+"""Certificate requests (DOMAIN.md "Requests"; forms of Decree 68/2024): the checks a CA clerk would
+make for each kind, who may file what, and what a request does to its certificate along the way."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Mapping
+
+from registry import db, validation
+from registry.agencies import service as agencies
+from registry.auth.principal import Principal
+from registry.certs import service as certs
+from registry.certs.reasons import REASON_LABELS, REVOCATION_REASONS, URGENT_REASONS
+from registry.errors import Conflict, Forbidden, Invalid
+from registry.people import service as people
+from registry.people.tables import Person
+from registry.settings import Settings
+from registry.text import fold
+from registry.timeutil import now, today
+from registry.workflow import service as workflow
+from registry.workflow.machine import Transition
+
+DOMAIN = "cert"
+
+KIND_LABELS = {
+    "new_personal": "Cấp mới chứng thư số cá nhân",
+    "new_org": "Cấp mới chứng thư số tổ chức",
+    "renew": "Gia hạn chứng thư số",
+    "change": "Điều chỉnh thông tin chứng thư số",
+    "unlock": "Mở khóa, cấp lại mật khẩu thiết bị",
+    "revoke": "Thu hồi chứng thư số",
+}
+# The Decree 68/2024 form each kind corresponds to.
+KIND_FORMS = {"new_personal": "Mẫu 01", "new_org": "Mẫu 02", "renew": "Mẫu 04", "change": "Mẫu 04",
+              "unlock": "Mẫu 06", "revoke": "Mẫu 05"}
+CERTIFICATE_KINDS = ("renew", "change", "unlock", "revoke")
+# Kinds a staff member may file for their own certificate (or, for new_personal, for themselves).
+STAFF_KINDS = ("new_personal", "renew", "change", "unlock", "revoke")
+MAX_NEW_YEARS = 5
+MAX_RENEWAL_YEARS = 3
+PERSONAL_CHANGE_FIELDS = ("full_name", "email", "position", "unit", "agency_code")
+ORG_CHANGE_FIELDS = ("org_name", "address", "email")
+
+# --- field checks per kind ----------------------------------------------------------------------
+
+
+def _years(errors: validation.FieldErrors, data: Mapping[str, Any], maximum: int) -> int:
+    raw = data.get("validity_years", maximum)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= maximum:
+        errors.add("validity_years", f"1 to {maximum} years")
+        return maximum
+    return raw
+
+
+def _issued_on(value: Any) -> date | None:
+    issued = validation.iso_date(value)
+    if issued is not None and issued > today():
+        raise Invalid("is in the future", fields={"": "is in the future"})
+    return issued
+
+
+def _check_new_personal(data: Mapping[str, Any], errors: validation.FieldErrors) -> dict[str, Any]:
+    checks: dict[str, Callable[[Any], Any]] = {
+        "full_name": lambda v: validation.text(v, max_length=200),
+        "date_of_birth": validation.birth_date,
+        "id_number": validation.citizen_id,
+        "id_issued_on": _issued_on,
+        "id_issued_by": lambda v: validation.text(v, max_length=200),
+        "email": validation.email,
+        "position": lambda v: validation.text(v, max_length=200),
+        "phone": validation.phone,
+    }
+    details = {name: errors.check(name, data.get(name), check) for name, check in checks.items()}
+    born, issued = details.get("date_of_birth"), details.get("id_issued_on")
+    if born and issued and issued < born:
+        errors.add("id_issued_on", "is before the date of birth")
+    details["validity_years"] = _years(errors, data, MAX_NEW_YEARS)
+    return details
+
+
+def _check_new_org(data: Mapping[str, Any], errors: validation.FieldErrors) -> dict[str, Any]:
+    details = {
+        "org_name": errors.check("org_name", data.get("org_name"), lambda v: validation.text(v, max_length=300)),
+        "address": errors.check("address", data.get("address"), lambda v: validation.text(v, max_length=500)),
+        "tax_code": errors.check("tax_code", data.get("tax_code"), lambda v: validation.tax_code(v, required=False)),
+        "budget_code": errors.check("budget_code", data.get("budget_code"), validation.budget_code),
+        "email": errors.check("email", data.get("email"), validation.email),
+        "validity_years": _years(errors, data, MAX_NEW_YEARS),
+    }
+    receiver = data.get("receiver")
+    if not isinstance(receiver, Mapping):
+        errors.add("receiver", "the person who will receive the token is required")
+        return details
+    checks: dict[str, Callable[[Any], Any]] = {
+        "full_name": lambda v: validation.text(v, max_length=200),
+        "id_number": validation.citizen_id,
+        "position": lambda v: validation.text(v, max_length=200),
+        "phone": validation.phone,
+        "email": validation.email,
+    }
+    details["receiver"] = {name: errors.check(f"receiver.{name}", receiver.get(name), check) for name, check in checks.items()}
+    return details
+
+
+def _check_change(data: Mapping[str, Any], errors: validation.FieldErrors, certificate: Mapping[str, Any]) -> dict[str, Any]:
+    changes = data.get("changes")
+    allowed = ORG_CHANGE_FIELDS if certificate["kind"] == "org" else PERSONAL_CHANGE_FIELDS
+    if not isinstance(changes, Mapping) or not changes:
+        errors.add("changes", f"name the fields to change: {', '.join(allowed)}")
+        return {}
+    cleaned: dict[str, Any] = {}
+    for field, value in changes.items():
+        key = f"changes.{field}"
+        if field not in allowed:
+            errors.add(key, f"cannot be changed; allowed: {', '.join(allowed)}")
+        elif field == "email":
+            cleaned[field] = errors.check(key, value, validation.email)
+        elif field == "agency_code":
+            cleaned[field] = errors.check(key, value, lambda v: validation.text(v, max_length=20).upper())
+        else:
+            cleaned[field] = errors.check(key, value, lambda v: validation.text(v, max_length=300))
+    return {"changes": cleaned}
+
+
+# --- filing -------------------------------------------------------------------------------------
+
+
+def _may_file_for_agency(actor: Principal, agency: Mapping[str, Any]) -> bool:
+    return actor.covers("clerk", agency["path"]) or actor.covers("head", agency["path"])
+
+
+def _check_certificate(certificate: Mapping[str, Any] | None, kind: str, agency: Mapping[str, Any],
+                       settings: Settings) -> Mapping[str, Any]:
+    if certificate is None:
+        raise Invalid("the registry knows no certificate with that fingerprint", fields={"certificate": "unknown certificate"})
+    if not (certificate.get("agency_path") or "").startswith(agency["path"]):
+        raise Invalid(
+            f"certificate {certificate['fingerprint'][:16]}… is not held within agency {agency['code']}",
+            fields={"certificate": "held by another agency"},
+        )
+    status = certs.status_of(certificate)
+    if status == "revoked":
+        raise Invalid("this certificate is already revoked", fields={"certificate": "already revoked"})
+    if kind in ("renew", "change") and status == "superseded":
+        raise Invalid("this certificate was already replaced by a newer one", fields={"certificate": "superseded"})
+    if kind in ("renew", "change", "unlock") and status == "expired":
+        raise Invalid("this certificate has expired; request a new one", fields={"certificate": "expired"})
+    if kind == "revoke" and status == "expired":
+        raise Invalid("an expired certificate needs no revocation", fields={"certificate": "expired"})
+    if kind == "renew":
+        opens = certificate["not_after"] - timedelta(days=settings.renewal_window_days)
+        if now() < opens:
+            raise Invalid(
+                f"renewal opens {settings.renewal_window_days} days before expiry, on {opens.date().isoformat()}",
+                fields={"certificate": f"renewal opens on {opens.date().isoformat()}"},
+            )
+    return certificate
+
+
+async def _subject_for_new_personal(actor: Principal, data: Mapping[str, Any], agency: Mapping[str, Any],
+                                    details: Mapping[str, Any], staff_only: bool) -> int:
+    """The person the new certificate is for: named by `person_id`, the staff member themself, an
+    existing person of the agency with the same citizen ID, or a new person record."""
+    person_id = data.get("person_id")
+    if staff_only:
+        if person_id not in (None, actor.person_id):
+            raise Forbidden("staff may request a new certificate only for themselves")
+        return actor.person_id  # type: ignore[return-value]
+    if person_id is not None:
+        if not isinstance(person_id, int):
+            raise Invalid("person_id must be a number", fields={"person_id": "must be a number"})
+        person = await people.find_row(person_id)
+        if person is None or not person["agency_path"].startswith(agency["path"]):
+            raise Invalid(f"no person {person_id} in agency {agency['code']}", fields={"person_id": "not in this agency"})
+        return person_id
+    existing = await Person.select(Person.id).where(
+        (Person.agency == agency["id"]) & (Person.id_number == details["id_number"])
+    ).first()
+    if existing:
+        return existing["id"]
+    fields = {key: details[key] for key in ("full_name", "position", "email", "id_number", "date_of_birth", "phone")}
+    return await people.insert_person(agency, fields)
+
+
+async def file_request(actor: Principal, settings: Settings, data: Mapping[str, Any]) -> dict[str, Any]:
+    kind = data.get("kind")
+    if kind not in KIND_LABELS:
+        raise Invalid(f"kind must be one of {', '.join(KIND_LABELS)}", fields={"kind": "unknown kind"})
+    agency_code = data.get("agency_code")
+    if not isinstance(agency_code, str) or not agency_code.strip():
+        raise Invalid("agency_code is required", fields={"agency_code": "is required"})
+    async with db.transaction():
+        agency = await agencies.find_row(agency_code)
+        if agency is None:
+            raise Invalid(f"unknown agency {agency_code}", fields={"agency_code": "no such agency"})
+        for_agency = _may_file_for_agency(actor, agency)
+        staff_only = (
+            not for_agency and actor.person_id is not None and actor.agency_path == agency["path"] and kind in STAFF_KINDS
+        )
+        if not for_agency and not staff_only:
+            raise Forbidden(f"you may not file requests for agency {agency['code']}")
+
+        errors = validation.FieldErrors()
+        certificate: Mapping[str, Any] | None = None
+        reason, urgent = "", False
+        if kind in CERTIFICATE_KINDS:
+            fingerprint = data.get("certificate")
+            if not isinstance(fingerprint, str) or not fingerprint.strip():
+                raise Invalid("name the certificate by its SHA-256 fingerprint", fields={"certificate": "is required"})
+            certificate = _check_certificate(
+                await certs.find_by_fingerprint(fingerprint.strip().lower()), kind, agency, settings
+            )
+            if staff_only and certificate.get("holder") != actor.person_id:
+                raise Forbidden("staff may file requests only for their own certificate")
+            if certificate["kind"] == "org" and not for_agency:
+                raise Forbidden("only the clerk or the head files requests for the organisation certificate")
+        if kind == "new_org" and not for_agency:
+            raise Forbidden("only the clerk or the head requests the organisation certificate")
+
+        if kind == "new_personal":
+            details = _check_new_personal(data, errors)
+        elif kind == "new_org":
+            details = _check_new_org(data, errors)
+        elif kind == "renew":
+            details = {"validity_years": _years(errors, data, MAX_RENEWAL_YEARS)}
+        elif kind == "change":
+            details = _check_change(data, errors, certificate)  # type: ignore[arg-type]
+        else:
+            details = {}
+        if kind == "revoke":
+            reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
+            if reason not in REVOCATION_REASONS:
+                errors.add("reason", f"one of {', '.join(REVOCATION_REASONS)}")
+            urgent = reason in URGENT_REASONS
+        if kind in ("revoke", "unlock", "change", "renew") or data.get("detail"):
+            detail = errors.check("detail", data.get("detail"), lambda v: validation.text(v, required=False, max_length=1000))
+            if kind == "revoke" and reason == "other" and not detail:
+                errors.add("detail", "say why, when the reason is 'other'")
+            details["detail"] = detail or ""
+        errors.raise_if_any(f"invalid {kind} request")
+
+        if kind == "change" and "agency_code" in details["changes"]:
+            moved_to = await agencies.find_row(details["changes"]["agency_code"])
+            if moved_to is None:
+                raise Invalid("unknown agency in changes.agency_code", fields={"changes.agency_code": "no such agency"})
+
+        if certificate is not None:
+            await _refuse_duplicate(certificate, kind)
+            subject_id = certificate.get("holder")
+            name = certificate.get("holder_name") or certificate.get("common_name") or ""
+        elif kind == "new_personal":
+            subject_id = await _subject_for_new_personal(actor, data, agency, details, staff_only)
+            name = details["full_name"]
+        else:
+            subject_id, name = None, details["org_name"]
+        summary = f"{KIND_LABELS[kind]} — {name}" + (f" ({REASON_LABELS[reason]})" if reason else "")
+        request_id = await workflow.file_request(
+            actor,
+            workflow.NewRequest(
+                domain=DOMAIN, kind=kind, agency=agency, summary=summary, details=details,
+                subject_person_id=subject_id, certificate_id=certificate["id"] if certificate else None,
+                urgent=urgent, reason=reason, search_text=fold(name),
+            ),
+        )
+        if urgent and certificate is not None:
+            await certs.set_revocation_pending(certificate["id"], actor=actor)
+    return await workflow.get_request(actor, request_id, DOMAIN)
+
+
+async def _refuse_duplicate(certificate: Mapping[str, Any], kind: str) -> None:
+    """One open request of a kind per certificate; a revocation also stops renewals and changes."""
+    blocking = {kind, "revoke"} if kind in ("renew", "change") else {kind}
+    open_requests = await workflow.open_requests_for_certificate(certificate["id"], blocking)
+    if open_requests:
+        other = open_requests[0]
+        raise Conflict(
+            f"request {other['id']} ({other['kind']}, {other['state']}) is already open for this certificate",
+            extra={"open_request": other["id"]},
+        )
+
+
+# --- what transitions do to the certificate -----------------------------------------------------
+
+
+async def _after_transition(actor: Principal, row: Mapping[str, Any], transition: Transition, note: str) -> None:
+    """A withdrawn or rejected urgent revocation lifts the "revocation pending" mark, unless another
+    urgent revocation of the same certificate is still open."""
+    if row["kind"] != "revoke" or not row["urgent"] or transition.target not in ("rejected", "withdrawn", "failed"):
+        return
+    others = [
+        r for r in await workflow.open_requests_for_certificate(row["certificate"], ["revoke"]) if r["id"] != row["id"]
+    ]
+    if not others:
+        await certs.clear_revocation_pending(row["certificate"], actor=actor)
+
+
+CERT_DOMAIN = workflow.register_domain(
+    workflow.Domain(name=DOMAIN, label="Yêu cầu chứng thư số", kind_labels=KIND_LABELS, after_transition=_after_transition)
+)
+
+
+def renewal_opens_on(certificate: Mapping[str, Any], settings: Settings) -> datetime:
+    return certificate["not_after"] - timedelta(days=settings.renewal_window_days)

@@ -1,0 +1,187 @@
+"""HTML for certificate requests: filing forms per kind, the list, one request with its history, and
+a head's inbox where a whole list is approved or rejected at once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Mapping
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from registry.agencies import service as agencies
+from registry.auth.principal import Principal
+from registry.certs import requests, service as certs
+from registry.certs.reasons import REASON_LABELS
+from registry.errors import Invalid, RegistryError
+from registry.http import AppSettings, CurrentPrincipal, may, signed_in
+from registry.i18n import vi
+from registry.notify import service as notify
+from registry.workflow import service as workflow
+from registry.workflow.machine import STATE_LABELS
+from registry.web import render
+
+FORM_SKIP = {"_csrf"}
+
+
+async def my_page_section(principal: Principal) -> dict[str, Any]:
+    """The staff member's certificates, requests and notices on one page (/me)."""
+    return {
+        "certificates": await certs.list_for_person(principal.person_id) if principal.person_id else [],
+        "requests": await workflow.list_requests(principal, requests.DOMAIN, mine=True, limit=100),
+        "notifications": await notify.recent(principal),
+        "pending": await workflow.pending_decision_count(principal),
+    }
+
+
+def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat form fields to the API's shape: `receiver.x` and `changes.x` become nested objects."""
+    data: dict[str, Any] = {"kind": kind}
+    for key, value in form.items():
+        if key in FORM_SKIP:
+            continue
+        value = value.strip() if isinstance(value, str) else value
+        if key.startswith("receiver."):
+            data.setdefault("receiver", {})[key.removeprefix("receiver.")] = value
+        elif key.startswith("changes."):
+            if value:
+                data.setdefault("changes", {})[key.removeprefix("changes.")] = value
+        elif key in ("person_id", "validity_years"):
+            if value:
+                data[key] = int(value) if str(value).isdigit() else value
+        else:
+            data[key] = value
+    return data
+
+
+async def _form_choices(principal: Principal) -> dict[str, Any]:
+    filing_paths = principal.scope_paths("clerk", "head")
+    if filing_paths:
+        agency_choices = await agencies.within(filing_paths)
+        certificates = await certs.list_certificates(principal, status="active", limit=1000)
+    else:
+        agency_choices = [{"code": principal.agency_code, "name": principal.agency_code, "depth": 0}]
+        certificates = await certs.list_for_person(principal.person_id) if principal.person_id else []
+    return {"agency_choices": agency_choices, "certificates": certificates}
+
+
+def _allowed_kinds(principal: Principal) -> list[str]:
+    if principal.scope_paths("clerk", "head"):
+        return list(requests.KIND_LABELS)
+    return [kind for kind in requests.KIND_LABELS if kind in requests.STAFF_KINDS]
+
+
+class RequestPages(Controller):
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/requests")
+    async def list_page(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        state_: Annotated[str | None, QueryParameter(name="state")] = None,
+        kind: FromQuery[str | None] = None,
+        agency: FromQuery[str | None] = None,
+        mine: FromQuery[bool] = False,
+    ) -> Template:
+        rows = await workflow.list_requests(
+            principal, requests.DOMAIN, states=[state_] if state_ else None, kind=kind or None,
+            agency_code=agency or None, mine=mine,
+        )
+        return await render(
+            request, "requests/list.html", rows=rows, filters={"state": state_ or "", "kind": kind or "",
+            "agency": agency or "", "mine": mine}, state_labels=STATE_LABELS, kind_labels=requests.KIND_LABELS,
+        )
+
+    @get("/requests/new")
+    async def choose_kind(self, request: Request, principal: CurrentPrincipal) -> Template:
+        return await render(request, "requests/new.html", kinds=_allowed_kinds(principal),
+                            kind_labels=requests.KIND_LABELS, kind_forms=requests.KIND_FORMS)
+
+    @get("/requests/new/{kind:str}")
+    async def form(self, request: Request, principal: CurrentPrincipal, kind: FromPath[str],
+                   certificate: FromQuery[str | None] = None) -> Template:
+        if kind not in _allowed_kinds(principal):
+            raise Invalid(f"unknown or unavailable request kind {kind}")
+        values = {"certificate": certificate or "", "agency_code": principal.agency_code or ""}
+        return await self._form_page(request, principal, kind, values, {})
+
+    async def _form_page(self, request: Request, principal: Principal, kind: str, values: Mapping[str, Any],
+                         errors: Mapping[str, str], status_code: int = 200, message: str = "") -> Template:
+        return await render(
+            request, "requests/form.html", status_code=status_code, kind=kind, kind_label=requests.KIND_LABELS[kind],
+            kind_form=requests.KIND_FORMS[kind], values=values, errors={k: vi(v) for k, v in errors.items()},
+            message=message, reasons=REASON_LABELS, **await _form_choices(principal),
+        )
+
+    @post("/requests/new/{kind:str}")
+    async def file(self, request: Request, principal: CurrentPrincipal, settings: AppSettings,
+                   kind: FromPath[str]) -> Any:
+        form = dict((await request.form()).items())
+        data = form_to_request(kind, form)
+        try:
+            created = await requests.file_request(principal, settings, data)
+        except Invalid as error:
+            return await self._form_page(request, principal, kind, form, error.fields, status_code=422,
+                                         message="Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.")
+        return Redirect(f"/requests/{created['id']}?filed=1", status_code=303)
+
+    @get("/requests/{request_id:int}")
+    async def detail(self, request: Request, principal: CurrentPrincipal, request_id: FromPath[int],
+                     filed: FromQuery[bool] = False) -> Template:
+        item = await workflow.get_request(principal, request_id, requests.DOMAIN)
+        await notify.mark_read(principal, request_id)
+        certificate = await certs.find_by_fingerprint(item["target_certificate"]) if item["target_certificate"] else None
+        return await render(request, "requests/detail.html", item=item, filed=filed, state_labels=STATE_LABELS,
+                            reasons=REASON_LABELS, certificate=certs.certificate_json(certificate) if certificate else None)
+
+    @post("/requests/{request_id:int}/{action:str}")
+    async def act(self, request: Request, principal: CurrentPrincipal, request_id: FromPath[int],
+                  action: FromPath[str]) -> Redirect:
+        if action not in ("approve", "reject", "withdraw"):
+            raise Invalid(f"unknown action {action}")
+        form = await request.form()
+        await workflow.take(principal, request_id, action, str(form.get("reason") or ""), domain=requests.DOMAIN)
+        return Redirect(f"/requests/{request_id}", status_code=303)
+
+    @post("/me/notifications/read")
+    async def mark_notifications_read(self, principal: CurrentPrincipal) -> Redirect:
+        await notify.mark_read(principal)
+        return Redirect("/me#todo", status_code=303)
+
+    @get("/inbox", guards=[may("request.decide")])
+    async def inbox(self, request: Request, principal: CurrentPrincipal, done: FromQuery[int | None] = None) -> Template:
+        return await self._inbox_page(request, principal, done=done)
+
+    async def _inbox_page(self, request: Request, principal: Principal, *, done: int | None = None, error: str = "",
+                          results: list[dict[str, Any]] | None = None, selected: set[int] | None = None,
+                          status_code: int = 200) -> Template:
+        rows = await workflow.inbox(principal)
+        failed = {r["id"]: r.get("error") for r in (results or []) if not r.get("ok")}
+        return await render(request, "requests/inbox.html", status_code=status_code, rows=rows, done=done,
+                            error=error, failed=failed, selected=selected or set(), reasons=REASON_LABELS)
+
+    @post("/inbox", guards=[may("request.decide")])
+    async def decide(self, request: Request, principal: CurrentPrincipal) -> Any:
+        form = await request.form()
+        selected = [int(value) for value in form.getall("selected") if str(value).isdigit()] if "selected" in form else []
+        action = form.get("action")
+        if not selected:
+            return await self._inbox_page(request, principal, error="Chưa chọn yêu cầu nào.", status_code=422)
+        shared_reason = str(form.get("reason") or "").strip()
+        approve, reject = [], []
+        if action == "approve":
+            approve = selected
+        else:
+            reject = [{"id": i, "reason": str(form.get(f"reason_{i}") or "").strip() or shared_reason} for i in selected]
+        try:
+            results = await workflow.decide_many(principal, requests.DOMAIN, approve, reject)
+        except RegistryError as error:
+            return await self._inbox_page(
+                request, principal, status_code=error.status_code, results=error.extra.get("results"),
+                selected=set(selected),
+                error="Chưa ghi nhận quyết định nào: có yêu cầu không xử lý được (xem các dòng được đánh dấu). "
+                      + ("Từ chối cần nêu lý do." if action != "approve" else ""),
+            )
+        return Redirect(f"/inbox?done={len(results)}", status_code=303)

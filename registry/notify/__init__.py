@@ -1,0 +1,1 @@
+"""Notifications and the mail outbox: written in the same transaction as the event, sent later."""

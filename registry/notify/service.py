@@ -1,0 +1,58 @@
+"""Notifications shown to users, and the outbox of mails to send for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.auth.principal import Principal
+from registry.notify.tables import Notification, OutboxMessage
+from registry.timeutil import now
+
+# Kinds whose to-do is counted live from the data itself (a head's pending decisions), so that a
+# request decided by another head stops counting at once.
+LIVE_COUNTED_KINDS = ("decision_needed",)
+SITE_NAME = "Cơ sở dữ liệu chứng thư số tỉnh Quảng Ninh"
+
+
+async def enqueue(*, user_id: int, email: str, kind: str, message: str, request_id: int | None = None) -> None:
+    """A notification for the user and a mail in the outbox; call inside the event's transaction."""
+    moment = now()
+    await Notification.insert(
+        Notification(user=user_id, kind=kind, request_id=request_id, message=message[:500], created_at=moment)
+    )
+    if email:
+        await OutboxMessage.insert(
+            OutboxMessage(
+                recipient=user_id, email=email, subject=f"[{SITE_NAME}] {message[:200]}",
+                body=f"{message}\n\nXem chi tiết trong hệ thống.", created_at=moment, next_attempt_at=moment,
+            )
+        )
+
+
+async def unread_count(actor: Principal) -> int:
+    if actor.user_id is None:
+        return 0
+    return await Notification.count().where(
+        (Notification.user == actor.user_id) & Notification.read_at.is_null()
+        & Notification.kind.not_in(list(LIVE_COUNTED_KINDS))
+    )
+
+
+async def recent(actor: Principal, limit: int = 20) -> list[dict[str, Any]]:
+    if actor.user_id is None:
+        return []
+    return await Notification.select().where(
+        (Notification.user == actor.user_id) & Notification.kind.not_in(list(LIVE_COUNTED_KINDS))
+    ).order_by(Notification.id, ascending=False).limit(limit)
+
+
+async def mark_read(actor: Principal, request_id: int | None = None) -> None:
+    """Bookkeeping of what the user has seen: not a change of registry data, so not audited."""
+    if actor.user_id is None:
+        return
+    query = Notification.update({Notification.read_at: now()}).where(
+        (Notification.user == actor.user_id) & Notification.read_at.is_null()
+    )
+    if request_id is not None:
+        query = query.where(Notification.request_id == request_id)
+    await query

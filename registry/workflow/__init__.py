@@ -1,0 +1,1 @@
+"""The one request/approval state machine, shared by certificate and account requests."""
