@@ -16,13 +16,17 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from registry import db, timeutil
+from registry import db, timeutil, web
 from registry.agencies.api import AgencyController
 from registry.agencies.pages import AgencyPages
 from registry.audit.api import audit_log
 from registry.audit.pages import audit_page
 from registry.auth.api import AccountController
 from registry.auth.pages import AuthPages
+from registry.certs.api import CertificateController
+from registry.certs.pages import CertificatePages
+from registry.certs.requests_api import CertRequestController
+from registry.certs.requests_pages import RequestPages, my_page_section
 from registry.home import home
 from registry.http import (
     EXCEPTION_HANDLERS,
@@ -36,6 +40,7 @@ from registry.http import (
     provide_settings,
 )
 from registry.people.api import PeopleController
+from registry.workflow import service as workflow
 from registry.settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -51,7 +56,7 @@ async def health(settings: AppSettings) -> dict[str, Any]:
 def api_router() -> Router:
     return Router(
         path="/api/v1",
-        route_handlers=[AgencyController, AccountController, PeopleController, audit_log],
+        route_handlers=[AgencyController, AccountController, PeopleController, CertificateController, CertRequestController, audit_log],
         response_class=ApiResponse,
     )
 
@@ -66,8 +71,17 @@ def template_engine(directory: Path) -> JinjaTemplateEngine:
     return engine
 
 
+def register_page_extensions() -> None:
+    """What domains add to shared pages: the to-do badge's counters and the sections of /me."""
+    if workflow.todo_count not in web.TODO_COUNTERS:
+        web.TODO_COUNTERS.append(workflow.todo_count)
+    if not any(section.load is my_page_section for section in web.ME_SECTIONS):
+        web.ME_SECTIONS.append(web.PageSection("requests/_me.html", my_page_section))
+
+
 def create_app(settings: Settings) -> Litestar:
     engine = db.use_database(settings.database_url)
+    register_page_extensions()
 
     async def start() -> None:
         await db.open_pool(engine)
@@ -82,6 +96,8 @@ def create_app(settings: Settings) -> Litestar:
             home,
             AuthPages,
             AgencyPages,
+            CertificatePages,
+            RequestPages,
             audit_page,
             create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"], name="static"),
         ],

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import click
+from cryptography.x509 import Name
 
 from registry.agencies import service as agencies
 from registry.auth import service as auth
@@ -76,7 +78,72 @@ async def load_demo(settings: Settings) -> list[tuple[DemoUser, str]]:
                 operator_agency=settings.operator_agency,
             )
         credentials.append((user, password))
+    await _load_certificates_and_requests(settings, actor)
     return credentials
+
+
+# (holder user name or None for the agency's seal, agency, days of validity left)
+DEMO_CERTIFICATES = (
+    ("canbo", "000.02.21.H49", 45),
+    ("thutruong", "000.00.21.H49", 700),
+    ("chutich", "000.00.00.H49", 900),
+    (None, "000.00.21.H49", 1200),
+)
+
+
+async def _load_certificates_and_requests(settings: Settings, actor) -> None:
+    """Certificates issued by the built-in test CA, and two requests waiting in the city head's inbox."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    from registry.certs import devca, service as certs
+    from registry.certs.tables import Certificate
+    from registry.workflow.tables import Request
+
+    if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
+        return
+    ca = devca.load_or_create(settings.data_dir)
+    start = datetime.now(timezone.utc)
+    fingerprints = {}
+    for username, agency_code, days_left in DEMO_CERTIFICATES:
+        agency = await agencies.get_row(agency_code)
+        parent = await agencies.find_row(agency["parent_code"]) if agency["parent_code"] else None
+        attributes = [NameAttribute(NameOID.COUNTRY_NAME, "VN"), NameAttribute(NameOID.LOCALITY_NAME, "Quảng Ninh")]
+        if username:
+            user = next(u for u in DEMO_USERS if u.username == username)
+            attributes += [NameAttribute(NameOID.ORGANIZATION_NAME, agency["name"]),
+                           NameAttribute(NameOID.COMMON_NAME, user.full_name),
+                           NameAttribute(NameOID.EMAIL_ADDRESS, user.email)]
+            person_id = (await auth.get_user(username))["person"]
+            email = user.email
+        else:
+            attributes += [NameAttribute(NameOID.ORGANIZATION_NAME, parent["name"] if parent else agency["name"]),
+                           NameAttribute(NameOID.COMMON_NAME, agency["name"].upper())]
+            person_id, email = None, None
+        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=3 * 365 - days_left), days=3 * 365,
+                          email=email)
+        custodian = (await auth.get_user("vanthu"))["person"] if username is None else None
+        created, _ = await certs.import_certificate(
+            actor, issued.public_bytes(serialization.Encoding.PEM), holder_person_id=person_id,
+            agency_code=agency_code, custodian_person_id=custodian, kind="personal" if username else "org",
+            source="dev_ca",
+        )
+        fingerprints[username] = created["fingerprint"]
+    if await Request.count() == 0:
+        clerk = await auth.load_principal((await auth.get_user("vanthu"))["id"], via="demo")
+        from registry.certs import requests as cert_requests
+
+        await cert_requests.file_request(clerk, settings, {
+            "kind": "unlock", "agency_code": "000.00.21.H49", "certificate": fingerprints["canbo"],
+            "detail": "Nhập sai mật khẩu quá số lần cho phép",
+        })
+        await cert_requests.file_request(clerk, settings, {
+            "kind": "new_personal", "agency_code": "000.02.21.H49", "full_name": "Vũ Thị Mai",
+            "date_of_birth": "1992-08-15", "id_number": "022192005678", "id_issued_on": "2021-05-20",
+            "id_issued_by": "Cục Cảnh sát quản lý hành chính về trật tự xã hội", "email": "mai.vt@quangninh.gov.vn",
+            "position": "Chuyên viên", "phone": "0912000111",
+        })
 
 
 def print_credentials(credentials: list[tuple[DemoUser, str]], settings: Settings) -> None:

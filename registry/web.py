@@ -25,12 +25,32 @@ NAV: list[NavItem] = [
     NavItem("/", "Tra cứu"),
     NavItem("/agencies", "Cơ quan, đơn vị"),
     NavItem("/me", "Của tôi", "signed_in"),
+    NavItem("/requests", "Yêu cầu", "signed_in"),
+    NavItem("/inbox", "Phê duyệt", "request.decide"),
+    NavItem("/certificates", "Chứng thư số", "certificate.read"),
     NavItem("/admin/audit", "Nhật ký", "audit.read"),
 ]
 
 # Async functions (principal → count of things waiting for them), summed into the menu's badge.
 TodoCounter = Callable[[Principal], Awaitable[int]]
 TODO_COUNTERS: list[TodoCounter] = []
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A section another domain adds to a page it does not own (e.g. "my certificates" on /me):
+    `load` returns the data its template reads as `data`."""
+
+    template: str
+    load: Callable[[Principal], Awaitable[dict[str, Any]]]
+
+
+# Sections of the user's own page (/me), in order.
+ME_SECTIONS: list[PageSection] = []
+
+
+async def load_sections(sections: list[PageSection], principal: Principal) -> list[tuple[str, dict[str, Any]]]:
+    return [(section.template, await section.load(principal)) for section in sections]
 
 
 def nav_for(principal: Principal | None) -> list[NavItem]:

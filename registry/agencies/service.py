@@ -439,3 +439,14 @@ def _parents_first(parsed: dict[str, _Row]) -> list[_Row]:
         return depth
 
     return sorted(parsed.values(), key=depth_in_file)
+
+
+async def within(paths: list[str], limit: int = 2000) -> list[dict[str, Any]]:
+    """Agencies in any of the subtrees at `paths` (for pickers scoped to a user's roles)."""
+    if not paths:
+        return []
+    condition = Agency.path.like(f"{paths[0]}%")
+    for path in paths[1:]:
+        condition = condition | Agency.path.like(f"{path}%")
+    rows = await Agency.select(Agency.code, Agency.name, Agency.depth, Agency.path).where(condition).order_by(Agency.path).limit(limit)
+    return rows

@@ -24,11 +24,15 @@ from registry.http import (
     signed_in,
 )
 from registry.settings import Settings
-from registry.web import render
+from registry.web import ME_SECTIONS, load_sections, render
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL (no open redirect)."""
     if not target:
+        return "/"
+    # Browsers read a backslash as a slash ("/\evil.example" is "//evil.example") and drop tabs and
+    # newlines, so such characters never pass.
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -92,7 +96,8 @@ class AuthPages(Controller):
     @get("/me", guards=[signed_in])
     async def me(self, request: Request, principal: CurrentPrincipal) -> Template:
         tokens = await service.list_tokens(principal)
-        return await render(request, "auth/me.html", tokens=tokens, new_token=None)
+        return await render(request, "auth/me.html", tokens=tokens, new_token=None,
+                            sections=await load_sections(ME_SECTIONS, principal))
 
     @post("/me/tokens", guards=[signed_in])
     async def create_token(self, request: Request, principal: CurrentPrincipal,
@@ -102,7 +107,8 @@ class AuthPages(Controller):
             principal, name=str(data.get("name", "")), expires_days=int(days) if days.isdigit() else None
         )
         tokens = await service.list_tokens(principal)
-        return await render(request, "auth/me.html", status_code=201, tokens=tokens, new_token=plain)
+        return await render(request, "auth/me.html", status_code=201, tokens=tokens, new_token=plain,
+                            sections=await load_sections(ME_SECTIONS, principal))
 
     @post("/me/tokens/{token_id:int}/revoke", guards=[signed_in])
     async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> Redirect:

@@ -1,0 +1,147 @@
+"""HTML: the certificate list with filters, each certificate's page, and the operators' upload form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from registry.agencies import service as agencies
+from registry.auth.permissions import allowed
+from registry.auth.principal import Principal
+from registry.certs import parsing, service
+from registry.certs.reasons import REASON_LABELS
+from registry.errors import Invalid
+from registry.http import CurrentPrincipal, may, read_upload, signed_in
+from registry.web import render
+
+PAGE_LIMIT = 500
+STATUS_OPTIONS = (
+    ("active", "Đang hiệu lực"),
+    ("expired", "Hết hạn"),
+    ("revoked", "Đã thu hồi"),
+    ("superseded", "Đã được thay thế"),
+)
+LINK_FIELDS = ("holder_person_id", "agency_code", "custodian_person_id", "kind")
+NOTICES = ("created", "known", "linked")
+
+
+def _optional_id(value: Any, field: str) -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid(f"{field} must be a number", fields={field: "must be a number"})
+    return int(text)
+
+
+def _expiring_days(value: str | None) -> int | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid("expiring must be 30, 60 or 90", fields={"expiring": "30, 60 or 90"})
+    return int(text)
+
+
+async def _agency_options(principal: Principal) -> list[dict[str, Any]]:
+    """Agencies the principal may list certificates of, in tree order."""
+    return [
+        node for node in await agencies.tree()
+        if principal.is_system or allowed(principal, "certificate.read", node["path"])
+    ]
+
+
+class CertificatePages(Controller):
+    path = "/certificates"
+    include_in_schema = False
+
+    @get("/", guards=[may("certificate.read")])
+    async def list(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        agency: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        expiring: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+    ) -> Template:
+        certificates = await service.list_certificates(
+            principal, agency_code=agency or None, status=status or None,
+            expiring_within_days=_expiring_days(expiring), q=q or None, limit=PAGE_LIMIT,
+        )
+        return await render(
+            request, "certs/list.html", certificates=certificates, limit=PAGE_LIMIT,
+            filters={"agency": agency or "", "status": status or "", "expiring": expiring or "", "q": q or ""},
+            agency_options=await _agency_options(principal), status_options=STATUS_OPTIONS,
+            expiring_options=service.EXPIRING_WINDOWS, may_import=allowed(principal, "certificate.import"),
+        )
+
+    @get("/import", guards=[may("certificate.import")])
+    async def import_form(self, request: Request) -> Template:
+        return await render(request, "certs/import.html", form={}, error=None, field_errors=None, results=None)
+
+    @post("/import", guards=[may("certificate.import")])
+    async def import_upload(self, request: Request, principal: CurrentPrincipal) -> Response:
+        """One certificate goes to its page; a bundle is listed on the form's page."""
+        form = await request.form()
+        values = {name: str(form.get(name) or "").strip() for name in LINK_FIELDS}
+        try:
+            content = await read_upload(request)
+            links = dict(
+                holder_person_id=_optional_id(values["holder_person_id"], "holder_person_id"),
+                agency_code=values["agency_code"] or None,
+                custodian_person_id=_optional_id(values["custodian_person_id"], "custodian_person_id"),
+                kind=values["kind"] or None,
+            )
+            if len(parsing.load_certificates(content)) == 1:
+                body, created = await service.import_certificate(principal, content, **links)
+                notice = "created" if created else "known"
+                return Redirect(f"/certificates/{body['fingerprint']}?notice={notice}", status_code=303)
+            results = await service.import_bundle(principal, content, **links)
+        except Invalid as error:
+            return await render(request, "certs/import.html", status_code=422, form=values, error=error.detail,
+                                field_errors=error.fields or None, results=None)
+        listed = [{**body, "created": created} for body, created in results]
+        status_code = 201 if any(created for _body, created in results) else 200
+        return await render(request, "certs/import.html", status_code=status_code, form={}, error=None,
+                            field_errors=None, results=listed)
+
+    @get("/{fingerprint:str}", guards=[signed_in])
+    async def detail(
+        self, request: Request, principal: CurrentPrincipal, fingerprint: FromPath[str],
+        notice: FromQuery[str | None] = None,
+    ) -> Template:
+        certificate = await service.get_certificate(principal, fingerprint)
+        return await render(
+            request, "certs/detail.html", certificate=certificate,
+            predecessors=await service.predecessors(certificate["id"]),
+            reason_labels=REASON_LABELS, notice=notice if notice in NOTICES else None,
+            may_link=allowed(principal, "certificate.import"),
+        )
+
+    @get("/{fingerprint:str}/download", guards=[signed_in])
+    async def download(self, principal: CurrentPrincipal, fingerprint: FromPath[str]) -> Response:
+        row = await service.get_row(principal, fingerprint)
+        pem = x509.load_der_x509_certificate(row["der"]).public_bytes(Encoding.PEM)
+        return Response(
+            pem, media_type="application/x-pem-file",
+            headers={"Content-Disposition": f'attachment; filename="{row["fingerprint"][:16]}.pem"'},
+        )
+
+    @post("/{fingerprint:str}/holder", guards=[may("certificate.import")])
+    async def link_holder(
+        self, principal: CurrentPrincipal, fingerprint: FromPath[str], data: URLEncodedBody[dict[str, Any]]
+    ) -> Redirect:
+        certificate = await service.link_holder(
+            principal, fingerprint,
+            person_id=_optional_id(data.get("person_id"), "person_id"),
+            agency_code=str(data.get("agency_code") or "").strip() or None,
+            custodian_person_id=_optional_id(data.get("custodian_person_id"), "custodian_person_id"),
+            kind=str(data.get("kind") or "").strip() or None,
+        )
+        return Redirect(f"/certificates/{certificate['fingerprint']}?notice=linked", status_code=303)

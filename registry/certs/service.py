@@ -1,0 +1,604 @@
+"""The certificate database: import, holders, derived status, revocation and supersession, scoped lists.
+
+Who sees a certificate: its holder, the clerk keeping it (custodian), operators and admins, and clerks
+and heads whose scope covers the certificate's agency. To anyone else it does not exist (404), so nobody
+can probe who holds what. A certificate linked to no agency yet is seen by operators and admins only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from registry import db
+from registry.agencies import service as agencies
+from registry.audit import service as audit
+from registry.auth.permissions import allowed, authorize
+from registry.auth.principal import Principal, system_principal
+from registry.certs import parsing
+from registry.certs.reasons import REVOCATION_REASONS
+from registry.certs.tables import Certificate
+from registry.errors import Conflict, Invalid, NotFound
+from registry.people import service as people
+from registry.text import fold
+from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
+from registry.validation import FieldErrors
+
+STATUSES = ("active", "expired", "revoked", "superseded")
+EXPIRING_WINDOWS = (30, 60, 90)
+MAX_LIST_LIMIT = 1000
+SEARCH_KEY_LENGTH = 700
+_SOURCE = re.compile(r"^[a-z_]{1,20}$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+# Roles that see the whole province, certificates linked to no agency included.
+PROVINCE_ROLES = ("operator", "admin")
+SCOPED_ROLES = ("clerk", "head", "operator", "admin")
+
+ROW_COLUMNS = (
+    Certificate.all_columns(),
+    Certificate.agency.code.as_alias("agency_code"),
+    Certificate.agency.name.as_alias("agency_name"),
+    Certificate.agency.path.as_alias("agency_path"),
+    Certificate.holder.full_name.as_alias("holder_name"),
+    Certificate.custodian.full_name.as_alias("custodian_name"),
+    Certificate.superseded_by.fingerprint.as_alias("superseded_by_fingerprint"),
+)
+# Lists leave the DER out: it is only needed to verify or download one certificate.
+LIST_COLUMNS = (Certificate.all_columns(exclude=[Certificate.der]), *ROW_COLUMNS[1:])
+
+
+# --- status and JSON ----------------------------------------------------------------------------
+
+
+def _moment(value: datetime | None) -> datetime | None:
+    return None if value is None else to_vietnam(value)
+
+
+def status_of(row: Mapping[str, Any], at: datetime | None = None) -> str:
+    """revoked once `revoked_at` has passed, superseded once replaced, expired after `not_after`, else active.
+    A certificate whose `not_before` is still ahead counts as active: it is issued and handed over."""
+    moment = to_vietnam(at) if at is not None else now()
+    revoked_at = _moment(row.get("revoked_at"))
+    if revoked_at is not None and revoked_at <= moment:
+        return "revoked"
+    if row.get("superseded_by") is not None:
+        superseded_at = _moment(row.get("superseded_at"))
+        if superseded_at is None or superseded_at <= moment:
+            return "superseded"
+    if _moment(row["not_after"]) < moment:
+        return "expired"
+    return "active"
+
+
+def _person(person_id: int | None, full_name: str | None) -> dict[str, Any] | None:
+    return None if person_id is None else {"id": person_id, "full_name": full_name or ""}
+
+
+def certificate_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    status = status_of(row)
+    return {
+        "id": row["id"],
+        "fingerprint": row["fingerprint"],
+        "serial": row["serial"],
+        "subject": row["subject"],
+        "issuer": row["issuer"],
+        "common_name": row["common_name"],
+        "email": row["email"],
+        "not_before": row["not_before"],
+        "not_after": row["not_after"],
+        "status": status,
+        "kind": row["kind"],
+        "key_type": row["key_type"],
+        "key_size": row["key_size"],
+        "key_usage": [name for name in row["key_usage"].split(",") if name],
+        "is_ca": bool(row["is_ca"]),
+        "agency_code": row.get("agency_code"),
+        "agency_name": row.get("agency_name"),
+        "holder": _person(row["holder"], row.get("holder_name")),
+        "custodian": _person(row["custodian"], row.get("custodian_name")),
+        "revoked_at": row["revoked_at"],
+        "revocation_reason": row["revocation_reason"] or None,
+        "revocation_pending": row["revocation_pending_since"] is not None and status != "revoked",
+        "revocation_pending_since": row["revocation_pending_since"],
+        "superseded_by": row.get("superseded_by_fingerprint"),
+        "superseded_at": row["superseded_at"],
+        "source": row["source"],
+        "imported_at": row["imported_at"],
+    }
+
+
+# --- finding --------------------------------------------------------------------------------------
+
+
+def normalize_fingerprint(fingerprint: str) -> str:
+    """Lower-case hex without separators: people paste 'AB:CD:…' from certificate viewers."""
+    return re.sub(r"[\s:]", "", fingerprint or "").lower()
+
+
+async def find_by_fingerprint(fingerprint: str) -> dict[str, Any] | None:
+    """The row (DER included) joined with its agency's code, name and path and its people's names."""
+    cleaned = normalize_fingerprint(fingerprint)
+    if len(cleaned) != 64 or not _HEX.match(cleaned):
+        return None
+    return await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == cleaned).first()
+
+
+async def find_by_id(certificate_id: int) -> dict[str, Any] | None:
+    return await Certificate.select(*ROW_COLUMNS).where(Certificate.id == certificate_id).first()
+
+
+async def _get_by_id(certificate_id: int) -> dict[str, Any]:
+    row = await find_by_id(certificate_id)
+    if row is None:
+        raise NotFound(f"no certificate with id {certificate_id}")
+    return row
+
+
+def may_see(actor: Principal, row: Mapping[str, Any]) -> bool:
+    if actor.is_system:
+        return True
+    if actor.person_id is not None and actor.person_id in (row["holder"], row["custodian"]):
+        return True
+    if row.get("agency_path"):
+        return allowed(actor, "certificate.read", row["agency_path"])
+    return actor.has_role(*PROVINCE_ROLES)
+
+
+async def get_row(actor: Principal, fingerprint: str) -> dict[str, Any]:
+    """The row if the actor may see it; NotFound otherwise (never Forbidden: nobody probes)."""
+    row = await find_by_fingerprint(fingerprint)
+    if row is None or not may_see(actor, row):
+        raise NotFound(f"no certificate with fingerprint {normalize_fingerprint(fingerprint)[:64]}")
+    return row
+
+
+async def get_certificate(actor: Principal, fingerprint: str) -> dict[str, Any]:
+    return certificate_json(await get_row(actor, fingerprint))
+
+
+async def predecessors(certificate_id: int) -> list[dict[str, Any]]:
+    """The certificates this one replaced (renewals name what they supersede)."""
+    rows = await Certificate.select(*LIST_COLUMNS).where(Certificate.superseded_by == certificate_id)
+    return [certificate_json(row) for row in rows]
+
+
+# --- linking to holders ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Links:
+    kind: str
+    holder: dict[str, Any] | None = None
+    agency: dict[str, Any] | None = None
+    custodian: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "holder_person_id": self.holder["id"] if self.holder else None,
+            "agency_code": self.agency["code"] if self.agency else None,
+            "custodian_person_id": self.custodian["id"] if self.custodian else None,
+        }
+
+
+def _check_kind(kind: str | None) -> str | None:
+    if kind is None or kind == "":
+        return None
+    if kind not in parsing.KINDS:
+        raise Invalid(f"kind must be one of {', '.join(parsing.KINDS)}", fields={"kind": "personal, org or ca"})
+    return kind
+
+
+async def resolve_links(
+    actor: Principal,
+    *,
+    guessed_kind: str,
+    is_ca: bool,
+    holder_person_id: int | None,
+    agency_code: str | None,
+    custodian_person_id: int | None,
+    kind: str | None,
+) -> Links:
+    """Check the people and agency named, and that they fit together; the kind follows from them unless given.
+
+    Kind: as given; else `ca` for a CA; else `personal` when a holder is named, `org` when only an agency
+    is; else the guess from the certificate itself (see parsing)."""
+    kind = _check_kind(kind)
+    errors = FieldErrors()
+    holder = agency = custodian = None
+    if holder_person_id is not None:
+        holder = await people.find_row(holder_person_id)
+        if holder is None:
+            errors.add("holder_person_id", "no such person")
+    if agency_code:
+        agency = await agencies.find_row(agency_code)
+        if agency is None:
+            errors.add("agency_code", "no such agency")
+    if custodian_person_id is not None:
+        custodian = await people.find_row(custodian_person_id)
+        if custodian is None:
+            errors.add("custodian_person_id", "no such person")
+    errors.raise_if_any("cannot link the certificate")
+
+    if holder is not None and agency is None:
+        agency = await agencies.get_row(holder["agency_code"])
+    if holder is not None and agency is not None and holder["agency"] != agency["id"]:
+        errors.add("holder_person_id", f"works at {holder['agency_code']}, not at {agency['code']}")
+    resolved = kind or ("ca" if is_ca else "personal" if holder else "org" if agency else guessed_kind)
+    if resolved == "org" and holder is not None:
+        errors.add("holder_person_id", "an organisation certificate is held by its agency; name the clerk as custodian")
+    if custodian is not None:
+        if resolved != "org":
+            errors.add("custodian_person_id", "only an organisation certificate has a custodian")
+        elif agency is None:
+            errors.add("custodian_person_id", "name the agency (agency_code) the custodian keeps it for")
+        elif custodian["agency"] != agency["id"]:
+            errors.add("custodian_person_id", f"works at {custodian['agency_code']}, not at {agency['code']}")
+    errors.raise_if_any("cannot link the certificate")
+    if agency is not None:
+        authorize(actor, "certificate.import", agency["path"])
+    return Links(kind=resolved, holder=holder, agency=agency, custodian=custodian)
+
+
+def _search_key(common_name: str, email: str) -> str:
+    return " ".join(part for part in (fold(common_name), email.lower()) if part)[:SEARCH_KEY_LENGTH]
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def _check_source(source: str) -> str:
+    if not isinstance(source, str) or not _SOURCE.match(source):
+        raise Invalid("source must be a short lower-case word such as upload or ca_result", fields={"source": "invalid"})
+    return source
+
+
+async def _import_parsed(
+    actor: Principal,
+    parsed: parsing.ParsedCertificate,
+    *,
+    holder_person_id: int | None,
+    agency_code: str | None,
+    custodian_person_id: int | None,
+    kind: str | None,
+    source: str,
+) -> tuple[dict[str, Any], bool]:
+    """Inside the caller's transaction: the known row untouched, or a new row, audited."""
+    existing = await find_by_fingerprint(parsed.fingerprint)
+    if existing is not None:
+        return certificate_json(existing), False
+    links = await resolve_links(
+        actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, holder_person_id=holder_person_id,
+        agency_code=agency_code, custodian_person_id=custodian_person_id, kind=kind,
+    )
+    inserted = await Certificate.insert(
+        Certificate(
+            fingerprint=parsed.fingerprint,
+            serial=parsed.serial,
+            subject=parsed.subject,
+            issuer=parsed.issuer,
+            common_name=parsed.common_name,
+            email=parsed.email,
+            search_key=_search_key(parsed.common_name, parsed.email),
+            not_before=parsed.not_before,
+            not_after=parsed.not_after,
+            key_type=parsed.key_type,
+            key_size=parsed.key_size,
+            key_usage=",".join(parsed.key_usage),
+            is_ca=parsed.is_ca,
+            kind=links.kind,
+            der=parsed.der,
+            holder=links.holder["id"] if links.holder else None,
+            agency=links.agency["id"] if links.agency else None,
+            custodian=links.custodian["id"] if links.custodian else None,
+            source=source,
+            imported_at=now(),
+            imported_by=actor.user_id,
+        )
+    ).on_conflict(target=Certificate.fingerprint, action="DO NOTHING").returning(Certificate.id)
+    if not inserted:
+        # Another import of the same certificate committed first (PostgreSQL; SQLite writers queue).
+        row = await find_by_fingerprint(parsed.fingerprint)
+        assert row is not None
+        return certificate_json(row), False
+    audit.record(
+        actor, "certificate.import", "certificate", parsed.fingerprint,
+        after={
+            "serial": parsed.serial, "subject": parsed.subject, "issuer": parsed.issuer,
+            "not_before": parsed.not_before, "not_after": parsed.not_after, "source": source, **links.summary(),
+        },
+    )
+    row = await find_by_id(inserted[0]["id"])
+    assert row is not None
+    return certificate_json(row), True
+
+
+async def import_certificate(
+    actor: Principal,
+    content: bytes,
+    *,
+    holder_person_id: int | None = None,
+    agency_code: str | None = None,
+    custodian_person_id: int | None = None,
+    kind: str | None = None,
+    source: str = "upload",
+) -> tuple[dict[str, Any], bool]:
+    """One certificate (PEM, DER, or a PKCS#7 holding one) → (its JSON, created). Already known: nothing written."""
+    authorize(actor, "certificate.import")
+    _check_source(source)
+    _check_kind(kind)
+    parsed = parsing.parse_one(content)
+    async with db.transaction():
+        return await _import_parsed(
+            actor, parsed, holder_person_id=holder_person_id, agency_code=agency_code,
+            custodian_person_id=custodian_person_id, kind=kind, source=source,
+        )
+
+
+async def import_bundle(
+    actor: Principal,
+    content: bytes,
+    *,
+    holder_person_id: int | None = None,
+    agency_code: str | None = None,
+    custodian_person_id: int | None = None,
+    kind: str | None = None,
+    source: str = "upload",
+) -> list[tuple[dict[str, Any], bool]]:
+    """Every certificate of a PKCS#7 bundle or concatenated PEMs, all or nothing.
+
+    The holder, agency, custodian and kind apply to the end-entity certificates; the CA certificates that
+    come along in a chain are imported unlinked, as `ca`."""
+    authorize(actor, "certificate.import")
+    _check_source(source)
+    _check_kind(kind)
+    parsed_all = parsing.parse_certificates(content)
+    results = []
+    async with db.transaction():
+        for parsed in parsed_all:
+            if parsed.is_ca:
+                link_args: dict[str, Any] = dict(holder_person_id=None, agency_code=None, custodian_person_id=None, kind=None)
+            else:
+                link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
+                                 custodian_person_id=custodian_person_id, kind=kind)
+            results.append(await _import_parsed(actor, parsed, source=source, **link_args))
+    return results
+
+
+async def link_holder(
+    actor: Principal,
+    fingerprint: str,
+    *,
+    person_id: int | None = None,
+    agency_code: str | None = None,
+    custodian_person_id: int | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """Link a certificate to its holder (a person), or to an agency with its custodian clerk (operators, admins).
+    The links are replaced as a whole; the kind follows them as on import unless given."""
+    authorize(actor, "certificate.import")
+    if person_id is None and not agency_code:
+        raise Invalid("name the holder (person_id) or the agency (agency_code)",
+                      fields={"person_id": "person_id or agency_code is required"})
+    async with db.transaction():
+        row = await get_row(actor, fingerprint)
+        if row["agency_path"]:
+            authorize(actor, "certificate.import", row["agency_path"])
+        links = await resolve_links(
+            actor, guessed_kind=row["kind"], is_ca=bool(row["is_ca"]), holder_person_id=person_id,
+            agency_code=agency_code, custodian_person_id=custodian_person_id, kind=kind,
+        )
+        before = {
+            "kind": row["kind"], "holder_person_id": row["holder"], "agency_code": row["agency_code"],
+            "custodian_person_id": row["custodian"],
+        }
+        after = links.summary()
+        if before != after:
+            await Certificate.update(
+                {
+                    Certificate.kind: links.kind,
+                    Certificate.holder: after["holder_person_id"],
+                    Certificate.agency: links.agency["id"] if links.agency else None,
+                    Certificate.custodian: after["custodian_person_id"],
+                }
+            ).where(Certificate.id == row["id"])
+            audit.record(actor, "certificate.link", "certificate", row["fingerprint"], before=before, after=after)
+        updated = await find_by_id(row["id"])
+    assert updated is not None
+    return certificate_json(updated)
+
+
+# --- revocation and supersession (called by the request workflow inside its own transaction) -------
+
+
+def _moment_argument(value: datetime | str, field: str) -> datetime:
+    if isinstance(value, datetime):
+        # A naive moment is Vietnam time, as everywhere in the registry.
+        return to_vietnam(value) if value.tzinfo is not None else value.replace(tzinfo=VIETNAM)
+    try:
+        return parse_moment(str(value))
+    except ValueError:
+        raise Invalid(f"{field}: expected an ISO 8601 moment", fields={field: "expected ISO 8601"}) from None
+
+
+async def set_revocation_pending(certificate_id: int, *, actor: Principal | None = None) -> None:
+    """Mark the certificate "revocation pending" (an urgent revocation was filed). Idempotent."""
+    actor = actor or system_principal()
+    async with db.transaction():
+        row = await _get_by_id(certificate_id)
+        if status_of(row) == "revoked":
+            raise Conflict(f"certificate {row['fingerprint']} is already revoked")
+        if row["revocation_pending_since"] is not None:
+            return
+        moment = now()
+        changed = await Certificate.update({Certificate.revocation_pending_since: moment}).where(
+            (Certificate.id == certificate_id) & Certificate.revocation_pending_since.is_null()
+        ).returning(Certificate.id)
+        if changed:
+            audit.record(actor, "certificate.revocation_pending", "certificate", row["fingerprint"],
+                         before={"revocation_pending_since": None}, after={"revocation_pending_since": moment})
+
+
+async def clear_revocation_pending(certificate_id: int, *, actor: Principal | None = None) -> None:
+    """Lift the mark (the revocation request was rejected or withdrawn). Idempotent."""
+    actor = actor or system_principal()
+    async with db.transaction():
+        row = await _get_by_id(certificate_id)
+        if row["revocation_pending_since"] is None:
+            return
+        changed = await Certificate.update({Certificate.revocation_pending_since: None}).where(
+            (Certificate.id == certificate_id) & Certificate.revocation_pending_since.is_not_null()
+        ).returning(Certificate.id)
+        if changed:
+            audit.record(actor, "certificate.revocation_pending_cleared", "certificate", row["fingerprint"],
+                         before={"revocation_pending_since": row["revocation_pending_since"]},
+                         after={"revocation_pending_since": None})
+
+
+async def record_revocation(actor: Principal, certificate_id: int, *, revoked_at: datetime | str, reason: str) -> None:
+    """What the CA did: the certificate is revoked from `revoked_at` for `reason` (a key of REVOCATION_REASONS)."""
+    if reason not in REVOCATION_REASONS:
+        raise Invalid(f"reason must be one of {', '.join(REVOCATION_REASONS)}", fields={"reason": "unknown reason"})
+    moment = _moment_argument(revoked_at, "revoked_at")
+    async with db.transaction():
+        row = await _get_by_id(certificate_id)
+        authorize(actor, "certificate.import", row["agency_path"] or None)
+        if row["revoked_at"] is not None:
+            raise Conflict(f"certificate {row['fingerprint']} was already revoked on {to_vietnam(row['revoked_at']).isoformat()}")
+        changed = await Certificate.update(
+            {Certificate.revoked_at: moment, Certificate.revocation_reason: reason}
+        ).where((Certificate.id == certificate_id) & Certificate.revoked_at.is_null()).returning(Certificate.id)
+        if not changed:
+            raise Conflict(f"certificate {row['fingerprint']} was revoked meanwhile")
+        audit.record(actor, "certificate.revoke", "certificate", row["fingerprint"],
+                     before={"revoked_at": None, "revocation_reason": None},
+                     after={"revoked_at": moment, "revocation_reason": reason})
+
+
+async def record_supersession(actor: Principal, old_id: int, new_id: int) -> None:
+    """The certificate `new_id` (a renewal or a changed one) replaces `old_id` from now on."""
+    if old_id == new_id:
+        raise Invalid("a certificate cannot replace itself", fields={"new_id": "same as old_id"})
+    async with db.transaction():
+        old = await _get_by_id(old_id)
+        new = await _get_by_id(new_id)
+        authorize(actor, "certificate.import", old["agency_path"] or None)
+        if old["superseded_by"] == new_id:
+            return
+        if old["superseded_by"] is not None:
+            raise Conflict(f"certificate {old['fingerprint']} is already replaced by {old['superseded_by_fingerprint']}")
+        if new["superseded_by"] == old_id:
+            raise Invalid("the new certificate is itself replaced by the old one", fields={"new_id": "would form a cycle"})
+        moment = now()
+        changed = await Certificate.update(
+            {Certificate.superseded_by: new_id, Certificate.superseded_at: moment}
+        ).where((Certificate.id == old_id) & Certificate.superseded_by.is_null()).returning(Certificate.id)
+        if not changed:
+            raise Conflict(f"certificate {old['fingerprint']} was replaced meanwhile")
+        audit.record(actor, "certificate.supersede", "certificate", old["fingerprint"],
+                     before={"superseded_by": None}, after={"superseded_by": new["fingerprint"], "superseded_at": moment})
+
+
+# --- lists ----------------------------------------------------------------------------------------
+
+
+def _status_condition(status: str, moment: datetime):
+    not_revoked = Certificate.revoked_at.is_null() | (Certificate.revoked_at > moment)
+    not_superseded = Certificate.superseded_by.is_null() | (Certificate.superseded_at > moment)
+    if status == "revoked":
+        return Certificate.revoked_at.is_not_null() & (Certificate.revoked_at <= moment)
+    if status == "superseded":
+        return not_revoked & Certificate.superseded_by.is_not_null() & (
+            Certificate.superseded_at.is_null() | (Certificate.superseded_at <= moment)
+        )
+    if status == "expired":
+        return not_revoked & not_superseded & (Certificate.not_after < moment)
+    return not_revoked & not_superseded & (Certificate.not_after >= moment)
+
+
+def _scope_condition(actor: Principal):
+    """What the actor may list; None when nothing (the system sees everything without a condition)."""
+    condition = None
+
+    def either(extra):
+        nonlocal condition
+        condition = extra if condition is None else condition | extra
+
+    for path in actor.scope_paths(*SCOPED_ROLES):
+        either(Certificate.agency.path.like(f"{path}%"))
+    if actor.has_role(*PROVINCE_ROLES):
+        either(Certificate.agency.is_null())
+    if actor.person_id is not None:
+        either((Certificate.holder == actor.person_id) | (Certificate.custodian == actor.person_id))
+    return condition
+
+
+def _check_list_filters(status: str | None, expiring_within_days: int | None, limit: int) -> None:
+    errors = FieldErrors()
+    if status and status not in STATUSES:
+        errors.add("status", f"one of {', '.join(STATUSES)}")
+    if expiring_within_days is not None and expiring_within_days not in EXPIRING_WINDOWS:
+        errors.add("expiring_within", "30, 60 or 90")
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        errors.add("limit", f"between 1 and {MAX_LIST_LIMIT}")
+    errors.raise_if_any("invalid filter")
+
+
+async def list_certificates(
+    actor: Principal,
+    *,
+    agency_code: str | None = None,
+    status: str | None = None,
+    expiring_within_days: int | None = None,
+    holder_person_id: int | None = None,
+    q: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Certificates within the actor's reach. `agency_code` takes that agency and its subtree;
+    `expiring_within_days` (30, 60 or 90) keeps active ones whose `not_after` falls within that many days,
+    soonest first; `q` matches words of the common name or email, diacritics-blind, or a fingerprint prefix."""
+    _check_list_filters(status, expiring_within_days, limit)
+    moment = now()
+    query = Certificate.select(*LIST_COLUMNS).limit(limit)
+    if not actor.is_system:
+        scope = _scope_condition(actor)
+        if scope is None:
+            return []
+        query = query.where(scope)
+    if agency_code:
+        agency = await agencies.find_row(agency_code)
+        if agency is None or not (actor.is_system or allowed(actor, "certificate.read", agency["path"])):
+            raise NotFound(f"no agency with code {agency_code}")
+        query = query.where(Certificate.agency.path.like(f"{agency['path']}%"))
+    if status:
+        query = query.where(_status_condition(status, moment))
+    if expiring_within_days is not None:
+        query = query.where(_status_condition("active", moment)).where(
+            Certificate.not_after <= moment + timedelta(days=expiring_within_days)
+        )
+    if holder_person_id is not None:
+        query = query.where(Certificate.holder == holder_person_id)
+    if q and q.strip():
+        words = fold(q).split()
+        by_words = Certificate.search_key.like(f"%{words[0]}%")
+        for word in words[1:]:
+            by_words = by_words & Certificate.search_key.like(f"%{word}%")
+        prefix = normalize_fingerprint(q)
+        if len(prefix) >= 8 and _HEX.match(prefix):
+            by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
+        query = query.where(by_words)
+    if expiring_within_days is not None:
+        query = query.order_by(Certificate.not_after).order_by(Certificate.id)
+    else:
+        query = query.order_by(Certificate.search_key).order_by(Certificate.not_after, ascending=False)
+    return [certificate_json(row) for row in await query]
+
+
+async def list_for_person(person_id: int) -> list[dict[str, Any]]:
+    """The person's own certificates, newest first (the staff "my page")."""
+    rows = await Certificate.select(*LIST_COLUMNS).where(Certificate.holder == person_id).order_by(
+        Certificate.not_after, ascending=False
+    )
+    return [certificate_json(row) for row in rows]
