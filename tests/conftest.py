@@ -12,18 +12,25 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
+import argon2
+import argon2.profiles
 import asyncpg
 import httpx
 import pytest
 
 from registry import db
 from registry.app import create_app
+from registry.auth import service as auth_service
 from registry.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "").strip()
 ON_POSTGRES = bool(TEST_DATABASE_URL)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
+
+# Real Argon2id hashing, with argon2's cheapest parameters: the suite hashes a password for every user
+# it creates. Servers and the command line (test_cli.py) keep the library's defaults.
+auth_service.use_password_hasher(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
 
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES, reason="needs PostgreSQL: set REGISTRY_TEST_DATABASE_URL=postgresql://USER@HOST:PORT/DB"

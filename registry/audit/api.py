@@ -10,6 +10,14 @@ from litestar.params import QueryParameter
 
 from registry.audit import service
 from registry.http import may
+from registry.timeutil import VIETNAM
+
+
+def _in_vietnam(moment: datetime | None) -> datetime | None:
+    """A bound without an offset is Vietnam time, as everywhere else in the registry."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=VIETNAM)
+    return moment
 
 
 @get("/audit", guards=[may("audit.read")], tags=["audit"])
@@ -24,7 +32,7 @@ async def audit_log(
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Entries newest first, filtered; page with `before_seq`."""
-    filters = service.AuditFilter(action, actor, object_type, object_id, since, until)
+    filters = service.AuditFilter(action, actor, object_type, object_id, _in_vietnam(since), _in_vietnam(until))
     entries = await service.search(filters, limit=limit, before_seq=before_seq)
     return {
         "entries": [

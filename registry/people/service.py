@@ -122,6 +122,9 @@ async def update_person(actor: Principal, person_id: int, changes: Mapping[str, 
     cleaned = check_fields(changes, partial=True)
     async with db.transaction():
         row = await get_row(person_id)
+        if actor.person_id != row["id"] and not allowed(actor, "person.read", row["agency_path"]):
+            # As for reading: outside one's scope the person does not exist (a 403 would confirm the id).
+            raise NotFound(f"no person with id {person_id}")
         authorize(actor, "person.manage", row["agency_path"])
         changed = {key: value for key, value in cleaned.items() if row[key] != value}
         if changed:
