@@ -6,6 +6,7 @@ table, so one process (a worker, a CLI command, a test session) talks to the dat
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -20,7 +21,8 @@ os.environ.setdefault("PICCOLO_CONF", "registry.piccolo_conf")
 from piccolo.apps.migrations.tables import Migration  # noqa: E402
 from piccolo.engine.base import Engine  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType  # noqa: E402
+import aiosqlite  # noqa: E402
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory  # noqa: E402
 from piccolo.table import Table  # noqa: E402
 
 # Piccolo apps, in dependency order. Each lives in its domain package.
@@ -41,6 +43,44 @@ def sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
 
+class SharedConnectionSQLiteEngine(SQLiteEngine):
+    """Piccolo opens a new SQLite connection (and its thread) for every query outside a transaction,
+    which costs more than most queries. This engine keeps one connection per event loop for those;
+    transactions still take a connection of their own. In autocommit mode, with WAL, each statement
+    sees the latest committed data."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared: dict[int, Any] = {}
+
+    async def _shared_connection(self) -> Any:
+        loop = asyncio.get_running_loop()
+        connection = self._shared.get(id(loop))
+        if connection is None:
+            connection = aiosqlite.connect(**self.connection_kwargs)
+            # A daemon worker thread: a connection nobody closed must not keep the process alive at exit
+            # (aiosqlite starts a plain thread, joined at interpreter shutdown).
+            worker = getattr(connection, "_thread", None)
+            if worker is not None:
+                worker.daemon = True
+            await connection
+            connection.row_factory = dict_factory
+            await connection.execute("PRAGMA foreign_keys = 1")
+            self._shared[id(loop)] = connection
+        return connection
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
+                                     table: Any = None) -> Any:
+        connection = await self._shared_connection()
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
+
+    async def close_shared(self) -> None:
+        connections, self._shared = list(self._shared.values()), {}
+        for connection in connections:
+            await connection.close()
+
+
 def make_engine(database_url: str, prepare: bool = True) -> Engine:
     """An engine for the URL; `prepare` creates the SQLite file's folder and turns WAL on."""
     if database_url.startswith("sqlite:///"):
@@ -49,7 +89,7 @@ def make_engine(database_url: str, prepare: bool = True) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
             enable_wal(path)
         # A generous busy timeout: writers queue for the lock instead of failing with "database is locked".
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return SharedConnectionSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     dsn = database_url.replace("postgres://", "postgresql://", 1)
     return PostgresEngine(config={"dsn": dsn})
 
@@ -100,6 +140,8 @@ async def open_pool(engine: Engine) -> None:
 async def close_pool(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+    if isinstance(engine, SharedConnectionSQLiteEngine):
+        await engine.close_shared()
 
 
 # --- transactions ------------------------------------------------------------------------------

@@ -73,10 +73,12 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def migrated(settings: Settings) -> str:
-    db.use_database(settings.database_url)
+async def migrated(settings: Settings) -> AsyncIterator[str]:
+    engine = db.use_database(settings.database_url)
     await db.migrate()
-    return settings.database_url
+    yield settings.database_url
+    await db.close_pool(engine)
+    await db.close_pool(db.current_engine())
 
 
 async def empty_all_tables() -> None:

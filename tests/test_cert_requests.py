@@ -460,3 +460,48 @@ async def test_head_clears_the_inbox_with_checkboxes(client, province) -> None:
     assert rejected.status_code == 303
     states = [r["state"] for r in await Request.select(Request.state).order_by(Request.id)]
     assert states == ["approved"] * 4 + ["rejected"]
+
+
+async def test_clerk_files_every_kind_through_the_forms(client, province, ca) -> None:
+    certificates = [await add_certificate(ca, province, "city_staff", CITY_FINANCE, name=f"Hoàng Văn Bình {i}") for i in range(4)]
+    csrf = await sign_in(client, "city_clerk")
+    chooser = await client.get("/requests/new")
+    assert all(f'href="/requests/new/{kind}"' in chooser.text for kind in ("new_personal", "new_org", "renew", "change", "unlock", "revoke"))
+    forms = {
+        "new_personal": {k: v for k, v in new_personal(agency=CITY).items() if k != "kind"},
+        "new_org": {**{k: v for k, v in NEW_ORG.items() if k not in ("kind", "receiver")},
+                    **{f"receiver.{k}": v for k, v in NEW_ORG["receiver"].items()}},
+        "renew": {"agency_code": CITY, "certificate": certificates[0], "validity_years": "2"},
+        "change": {"agency_code": CITY, "certificate": certificates[1], "changes.email": "moi@quangninh.gov.vn", "changes.position": ""},
+        "unlock": {"agency_code": CITY, "certificate": certificates[2], "detail": "Khóa thiết bị"},
+        "revoke": {"agency_code": CITY, "certificate": certificates[3], "reason": "key_compromise"},
+    }
+    for kind, fields in forms.items():
+        page = await client.get(f"/requests/new/{kind}")
+        assert page.status_code == 200 and 'name="_csrf"' in page.text
+        if kind in ("renew", "change", "unlock", "revoke"):
+            assert certificates[0] in page.text, "the clerk's certificates are offered"
+        response = await client.post(f"/requests/new/{kind}", data={"_csrf": csrf, **fields})
+        assert response.status_code == 303, (kind, response.text[:2000])
+    rows = await Request.select(Request.kind, Request.state, Request.urgent, Request.details).order_by(Request.id)
+    assert [row["kind"] for row in rows] == list(forms)
+    assert {row["state"] for row in rows} == {"submitted"}
+    assert [row["urgent"] for row in rows] == [False] * 5 + [True]
+    # Only the filled change fields are requested.
+    assert '"changes": {"email": "moi@quangninh.gov.vn"}' in rows[3]["details"]
+
+
+async def test_staff_see_their_certificates_and_requests_on_one_page(client, province, ca) -> None:
+    cert = await add_certificate(ca, province, "city_staff", CITY_FINANCE, name="Chứng thư của Bình")
+    other = await add_certificate(ca, province, "city_clerk", CITY, name="Chứng thư của Thư")
+    filed = (await file(client, province, "city_staff", {"kind": "unlock", "agency_code": CITY_FINANCE, "certificate": cert})).json()
+    await client.post(f"/api/v1/cert-requests/{filed['id']}/reject", json={"reason": "Không cần"}, headers=province.auth("city_head"))
+    await sign_in(client, "city_staff")
+    page = await client.get("/me")
+    assert page.status_code == 200
+    assert "Chứng thư của Bình" in page.text and f"/certificates/{cert}" in page.text
+    assert "Chứng thư của Thư" not in page.text and other not in page.text
+    assert f'href="/requests/{filed["id"]}"' in page.text and "Bị từ chối" in page.text
+    assert "1 việc cần xử lý" in page.text  # the unread decision
+    await client.get(f"/requests/{filed['id']}")
+    assert "việc cần xử lý" not in (await client.get("/me")).text

@@ -83,6 +83,16 @@ async def get_row(code: str) -> dict[str, Any]:
     return row
 
 
+async def named_in_input(code: Any, field: str = "agency_code") -> dict[str, Any]:
+    """The agency a request body names in `field`: a 422 naming the field when absent or unknown."""
+    if not isinstance(code, str) or not code.strip():
+        raise Invalid(f"{field} is required", fields={field: "is required"})
+    row = await find_row(code)
+    if row is None:
+        raise Invalid(f"unknown agency {code}", fields={field: "no such agency"})
+    return row
+
+
 async def get_agency(code: str) -> dict[str, Any]:
     row = await get_row(code)
     names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)

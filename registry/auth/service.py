@@ -109,9 +109,7 @@ async def add_user(
     check_password_strength(password)
     person_fields = people.check_fields({"full_name": full_name, "position": position, "email": email})
     async with db.transaction():
-        agency = await agencies.find_row(agency_code)
-        if agency is None:
-            raise Invalid(f"unknown agency {agency_code}", fields={"agency_code": "no such agency"})
+        agency = await agencies.named_in_input(agency_code)
         authorize(actor, "user.manage", agency["path"])
         if "operator" in role_list:
             doit_code = await agencies.operator_agency_code(operator_agency)
@@ -157,25 +155,25 @@ async def get_user(username: str) -> dict[str, Any]:
     return user
 
 
+# Every request loads its principal, so these two are plain SQL: Piccolo's building of joined selects
+# cost more than the queries themselves (benchmarks/bench_http.py).
+_USER_SQL = (
+    'SELECT u.id, u.username, u.active, p.id AS person_id, p.full_name, a.id AS agency_id, '
+    'a.code AS agency_code, a.path AS agency_path '
+    'FROM user_account u JOIN person p ON p.id = u.person JOIN agency a ON a.id = p.agency WHERE u.id = {}'
+)
+_GRANTS_SQL = (
+    'SELECT r.role, a.id AS agency_id, a.code AS agency_code, a.path AS agency_path '
+    'FROM role_assignment r JOIN agency a ON a.id = r.agency WHERE r."user" = {} AND r.revoked_at IS NULL'
+)
+
+
 async def load_principal(user_id: int, *, via: str, session_id: int | None = None, csrf_token: str | None = None) -> Principal | None:
-    user = await UserAccount.select(
-        UserAccount.id,
-        UserAccount.username,
-        UserAccount.active,
-        UserAccount.person.id.as_alias("person_id"),
-        UserAccount.person.full_name.as_alias("full_name"),
-        UserAccount.person.agency.id.as_alias("agency_id"),
-        UserAccount.person.agency.code.as_alias("agency_code"),
-        UserAccount.person.agency.path.as_alias("agency_path"),
-    ).where(UserAccount.id == user_id).first()
-    if user is None or not user["active"]:
+    users = await UserAccount.raw(_USER_SQL, user_id)
+    if not users or not users[0]["active"]:
         return None
-    grants = await RoleAssignment.select(
-        RoleAssignment.role,
-        RoleAssignment.agency.id.as_alias("agency_id"),
-        RoleAssignment.agency.code.as_alias("agency_code"),
-        RoleAssignment.agency.path.as_alias("agency_path"),
-    ).where((RoleAssignment.user == user_id) & RoleAssignment.revoked_at.is_null())
+    user = users[0]
+    grants = await RoleAssignment.raw(_GRANTS_SQL, user_id)
     return Principal(
         user_id=user["id"],
         username=user["username"],

@@ -188,13 +188,8 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
     kind = data.get("kind")
     if kind not in KIND_LABELS:
         raise Invalid(f"kind must be one of {', '.join(KIND_LABELS)}", fields={"kind": "unknown kind"})
-    agency_code = data.get("agency_code")
-    if not isinstance(agency_code, str) or not agency_code.strip():
-        raise Invalid("agency_code is required", fields={"agency_code": "is required"})
     async with db.transaction():
-        agency = await agencies.find_row(agency_code)
-        if agency is None:
-            raise Invalid(f"unknown agency {agency_code}", fields={"agency_code": "no such agency"})
+        agency = await agencies.named_in_input(data.get("agency_code"))
         for_agency = _may_file_for_agency(actor, agency)
         staff_only = (
             not for_agency and actor.person_id is not None and actor.agency_path == agency["path"] and kind in STAFF_KINDS
@@ -242,9 +237,7 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
         errors.raise_if_any(f"invalid {kind} request")
 
         if kind == "change" and "agency_code" in details["changes"]:
-            moved_to = await agencies.find_row(details["changes"]["agency_code"])
-            if moved_to is None:
-                raise Invalid("unknown agency in changes.agency_code", fields={"changes.agency_code": "no such agency"})
+            await agencies.named_in_input(details["changes"]["agency_code"], "changes.agency_code")
 
         if certificate is not None:
             await _refuse_duplicate(certificate, kind)

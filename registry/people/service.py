@@ -91,13 +91,8 @@ async def insert_person(agency: Mapping[str, Any], fields: Mapping[str, Any]) ->
 
 async def create_person(actor: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
     fields = check_fields(data)
-    agency_code = data.get("agency_code")
-    if not isinstance(agency_code, str) or not agency_code.strip():
-        raise Invalid("agency_code is required", fields={"agency_code": "is required"})
     async with db.transaction():
-        agency = await agencies.find_row(agency_code)
-        if agency is None:
-            raise Invalid(f"unknown agency {agency_code}", fields={"agency_code": "no such agency"})
+        agency = await agencies.named_in_input(data.get("agency_code"))
         authorize(actor, "person.manage", agency["path"])
         person_id = await insert_person(agency, fields)
         audit.record(actor, "person.create", "person", person_id, after={**fields, "agency_code": agency["code"]})
