@@ -35,7 +35,6 @@ from registry.http import (
     AuthenticationMiddleware,
     csrf_protect,
     problem_details_plugin,
-    provide_optional_principal,
     provide_principal,
     provide_settings,
 )
@@ -103,7 +102,6 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={
             "principal": Provide(provide_principal),
-            "viewer": Provide(provide_optional_principal),
             "settings": Provide(provide_settings),
         },
         middleware=[AuthenticationMiddleware],

@@ -195,6 +195,47 @@ def user_add(username: str, full_name: str, agency_code: str, roles: tuple[str, 
     click.echo(f"added user {created['username']} ({grants})")
 
 
+@user.command("grant")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", "agency_code", default=None, help="Agency the role reaches (default: the user's).")
+def user_grant(username: str, role: str, agency_code: str | None) -> None:
+    """Grant USERNAME a role over an agency and its subtree."""
+    from registry.auth import service
+
+    async def work(settings: Settings):
+        return await service.grant_role(cli_actor(), username, role, agency_code=agency_code,
+                                        operator_agency=settings.operator_agency)
+
+    click.echo(_roles_line(run(work)))
+
+
+@user.command("revoke")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", "agency_code", default=None, help="Only the grant over this agency.")
+def user_revoke(username: str, role: str, agency_code: str | None) -> None:
+    """End USERNAME's grant of a role (kept on record with its end date)."""
+    from registry.auth import service
+
+    click.echo(_roles_line(run(lambda _settings: service.revoke_role(cli_actor(), username, role, agency_code=agency_code))))
+
+
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Deactivate USERNAME: sessions end and tokens stop working; nothing is deleted."""
+    from registry.auth import service
+
+    click.echo(_roles_line(run(lambda _settings: service.set_active(cli_actor(), username, False))))
+
+
+def _roles_line(detail: dict[str, Any]) -> str:
+    grants = ", ".join(f"{g['role']}@{g['agency_code']}" for g in detail["roles"]) or "no roles"
+    state = "" if detail["active"] else " (deactivated)"
+    return f"{detail['username']}{state}: {grants}"
+
+
 @cli.group()
 def token() -> None:
     """API bearer tokens."""

@@ -45,11 +45,6 @@ class Conflict(RegistryError):
     title = "Conflict"
 
 
-class TooLarge(RegistryError):
-    status_code = 413
-    title = "Payload too large"
-
-
 class TooManyRequests(RegistryError):
     status_code = 429
     title = "Too many requests"

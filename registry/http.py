@@ -7,7 +7,7 @@ import hmac
 import re
 import logging
 import secrets
-from datetime import date, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Mapping
 from urllib.parse import quote
@@ -283,24 +283,15 @@ def client_ip(request: Request) -> str:
     return client.host if client else ""
 
 
-def json_date(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 # --- dependencies -------------------------------------------------------------------------------
 
 # Handlers name what they need: `principal: CurrentPrincipal`, `settings: AppSettings`.
 CurrentPrincipal = NamedDependency[Principal]
-OptionalPrincipal = NamedDependency[Principal | None]
 AppSettings = NamedDependency[Any]
 
 
 async def provide_principal(request: Request) -> Principal:
     return require_principal(request)
-
-
-async def provide_optional_principal(request: Request) -> Principal | None:
-    return current_principal(request)
 
 
 async def provide_settings(request: Request) -> Any:

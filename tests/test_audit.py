@@ -4,7 +4,6 @@ deletion or reordering, concurrent appends, and the admin's API and page."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import pytest

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -140,3 +140,21 @@ async def test_an_admin_finds_the_audit_log_and_signs_out(page, server: LiveServ
     await page.goto(f"{server.url}/admin/audit")
     await page.wait_for_url(f"{server.url}/login?next=/admin/audit")
     assert requests_elsewhere(page, server) == []
+
+
+async def test_head_approves_the_whole_inbox_at_once(page, server) -> None:
+    """Issue 3's promise in a real browser: a head clears a list with one tick and one click.
+    (Last in this module: it decides the demo's waiting requests.)"""
+    head = demo_user(server, "head")
+    await sign_in(page, server, head)
+    await page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Phê duyệt", exact=True).click()
+    await page.wait_for_url(f"{server.url}/inbox")
+    boxes = page.locator('input[name="selected"]')
+    waiting = await boxes.count()
+    assert waiting >= 2
+    await page.get_by_label("Chọn tất cả").check()
+    assert all([await boxes.nth(i).is_checked() for i in range(waiting)])
+    await page.get_by_role("button", name="Phê duyệt các yêu cầu đã chọn").click()
+    await page.wait_for_url(f"{server.url}/inbox?done={waiting}")
+    assert f"Đã ghi nhận quyết định cho {waiting} yêu cầu" in await page.locator("main").inner_text()
+    assert "Không có yêu cầu nào chờ bạn phê duyệt" in await page.locator("main").inner_text()

@@ -131,11 +131,6 @@ async def tree() -> list[dict[str, Any]]:
     return ordered
 
 
-async def subtree_ids(path: str) -> list[int]:
-    rows = await Agency.select(Agency.id).where(Agency.path.like(f"{path}%"))
-    return [row["id"] for row in rows]
-
-
 # --- writes -------------------------------------------------------------------------------------
 
 

@@ -40,6 +40,11 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: str = ""
 
 
+class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
+    role: str
+    agency_code: str | None = None
+
+
 class AccountController(Controller):
     tags = ["account"]
     guards = [signed_in]
@@ -84,3 +89,29 @@ class AccountController(Controller):
             email=data.email,
             operator_agency=settings.operator_agency,
         )
+
+    @get("/users/{username:str}", guards=[may("user.manage")])
+    async def user(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
+        """A user with their active role grants (admin)."""
+        return await service.get_user_detail(principal, username)
+
+    @post("/users/{username:str}/roles", guards=[may("user.manage")], status_code=201)
+    async def grant_role(self, principal: CurrentPrincipal, username: FromPath[str], data: JSONBody[RoleChange],
+                         settings: AppSettings) -> dict[str, Any]:
+        """Grant a role over `agency_code` (default: the user's agency; operator and admin reach the province)."""
+        return await service.grant_role(principal, username, data.role, agency_code=data.agency_code,
+                                        operator_agency=settings.operator_agency)
+
+    @post("/users/{username:str}/roles/revoke", guards=[may("user.manage")], status_code=200)
+    async def revoke_role(self, principal: CurrentPrincipal, username: FromPath[str], data: JSONBody[RoleChange]) -> dict[str, Any]:
+        """End a role grant; the grant stays on record with its end date."""
+        return await service.revoke_role(principal, username, data.role, agency_code=data.agency_code)
+
+    @post("/users/{username:str}/deactivate", guards=[may("user.manage")], status_code=200)
+    async def deactivate(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
+        """Sessions end and tokens stop working at once; nothing is deleted."""
+        return await service.set_active(principal, username, False)
+
+    @post("/users/{username:str}/activate", guards=[may("user.manage")], status_code=200)
+    async def activate(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
+        return await service.set_active(principal, username, True)

@@ -112,13 +112,7 @@ async def add_user(
         agency = await agencies.named_in_input(agency_code)
         authorize(actor, "user.manage", agency["path"])
         if "operator" in role_list:
-            doit_code = await agencies.operator_agency_code(operator_agency)
-            doit = await agencies.find_row(doit_code) if doit_code else None
-            if doit is None or not agency["path"].startswith(doit["path"]):
-                raise Invalid(
-                    f"the operator role is for staff of the operator agency {doit_code}, not of {agency['code']}",
-                    fields={"roles": "operator needs the operator agency"},
-                )
+            await _check_operator_agency(agency, operator_agency)
         if await UserAccount.exists().where(UserAccount.username == username):
             raise Conflict(f"user name {username} is taken")
         person_id = await people.insert_person(agency, person_fields)
@@ -130,6 +124,16 @@ async def add_user(
             after={"full_name": person_fields["full_name"], "agency_code": agency["code"], "roles": grants},
         )
     return {"username": username, "id": user.id, "person_id": person_id, "agency_code": agency["code"], "roles": grants}
+
+
+async def _check_operator_agency(agency: dict[str, Any], configured: str | None) -> None:
+    doit_code = await agencies.operator_agency_code(configured)
+    doit = await agencies.find_row(doit_code) if doit_code else None
+    if doit is None or not agency["path"].startswith(doit["path"]):
+        raise Invalid(
+            f"the operator role is for staff of the operator agency {doit_code}, not of {agency['code']}",
+            fields={"roles": "operator needs the operator agency"},
+        )
 
 
 async def _grant(user_id: int, roles: list[str], agency: dict[str, Any]) -> list[dict[str, str]]:
@@ -153,6 +157,92 @@ async def get_user(username: str) -> dict[str, Any]:
     if user is None:
         raise NotFound(f"no user {username}")
     return user
+
+
+async def _managed_user(actor: Principal, username: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The user and their person record, if the actor administers their agency (else 404/403)."""
+    user = await get_user(username)
+    person = await people.get_row(user["person"])
+    authorize(actor, "user.manage", person["agency_path"])
+    return user, person
+
+
+async def _active_grants(user_id: int) -> list[dict[str, Any]]:
+    return await RoleAssignment.select(
+        RoleAssignment.id, RoleAssignment.role, RoleAssignment.granted_at,
+        RoleAssignment.agency.code.as_alias("agency_code"),
+    ).where((RoleAssignment.user == user_id) & RoleAssignment.revoked_at.is_null()).order_by(RoleAssignment.id)
+
+
+async def get_user_detail(actor: Principal, username: str) -> dict[str, Any]:
+    user, person = await _managed_user(actor, username)
+    return {
+        "username": user["username"],
+        "full_name": person["full_name"],
+        "agency_code": person["agency_code"],
+        "active": user["active"],
+        "created_at": user["created_at"],
+        "last_login_at": user["last_login_at"],
+        "roles": [{"role": g["role"], "agency_code": g["agency_code"], "granted_at": g["granted_at"]}
+                  for g in await _active_grants(user["id"])],
+    }
+
+
+async def grant_role(actor: Principal, username: str, role: str, *, agency_code: str | None = None,
+                     operator_agency: str | None = None) -> dict[str, Any]:
+    """Grant `role` over `agency_code` (default: the user's agency; operator and admin: the province)."""
+    (role,) = check_roles([role])
+    async with db.transaction():
+        user, person = await _managed_user(actor, username)
+        agency = await agencies.named_in_input(agency_code) if agency_code else await agencies.get_row(person["agency_code"])
+        authorize(actor, "user.manage", agency["path"])
+        if role == "operator":
+            await _check_operator_agency(agency, operator_agency)
+        scope_path = _root_path(agency["path"]) if role in PROVINCE_WIDE_ROLES else agency["path"]
+        current = await RoleAssignment.exists().where(
+            (RoleAssignment.user == user["id"]) & (RoleAssignment.role == role)
+            & (RoleAssignment.agency.path == scope_path) & RoleAssignment.revoked_at.is_null()
+        )
+        if current:
+            raise Conflict(f"{username} already holds {role} there")
+        granted = await _grant(user["id"], [role], agency)
+        audit.record(actor, "user.grant_role", "user", user["username"], after=granted[0])
+    return await get_user_detail(actor, username)
+
+
+async def revoke_role(actor: Principal, username: str, role: str, *, agency_code: str | None = None) -> dict[str, Any]:
+    """End a role grant (kept, with its end date). Without `agency_code`, every grant of that role."""
+    (role,) = check_roles([role])
+    async with db.transaction():
+        user, _person = await _managed_user(actor, username)
+        grants = [g for g in await _active_grants(user["id"])
+                  if g["role"] == role and (agency_code is None or g["agency_code"] == agency_code.strip().upper())]
+        if not grants:
+            raise NotFound(f"{username} holds no {role} role" + (f" over {agency_code}" if agency_code else ""))
+        await RoleAssignment.update({RoleAssignment.revoked_at: now()}).where(
+            RoleAssignment.id.is_in([g["id"] for g in grants])
+        )
+        audit.record(actor, "user.revoke_role", "user", user["username"],
+                     before=[{"role": g["role"], "agency_code": g["agency_code"]} for g in grants])
+    return await get_user_detail(actor, username)
+
+
+async def set_active(actor: Principal, username: str, active: bool) -> dict[str, Any]:
+    """Deactivate (or reactivate) an account. A deactivated user's sessions end and tokens stop working."""
+    async with db.transaction():
+        user, _person = await _managed_user(actor, username)
+        if not active and actor.user_id == user["id"]:
+            raise Invalid("you cannot deactivate your own account", fields={"username": "is you"})
+        if user["active"] == active:
+            raise Conflict(f"{username} is already {'active' if active else 'deactivated'}")
+        await UserAccount.update({UserAccount.active: active}).where(UserAccount.id == user["id"])
+        if not active:
+            await AuthSession.update({AuthSession.revoked_at: now()}).where(
+                (AuthSession.user == user["id"]) & AuthSession.revoked_at.is_null()
+            )
+        audit.record(actor, "user.activate" if active else "user.deactivate", "user", user["username"],
+                     before={"active": user["active"]}, after={"active": active})
+    return await get_user_detail(actor, username)
 
 
 # Every request loads its principal, so these two are plain SQL: Piccolo's building of joined selects
@@ -379,18 +469,3 @@ async def sign_out(principal: Principal) -> None:
             (AuthSession.id == principal.session_id) & AuthSession.revoked_at.is_null()
         )
         audit.record(principal, "auth.logout", "user", principal.username)
-
-
-async def set_password(actor: Principal, username: str, password: str) -> None:
-    check_password_strength(password)
-    async with db.transaction():
-        user = await get_user(username)
-        if actor.user_id != user["id"]:
-            person = await people.get_row(user["person"])
-            authorize(actor, "user.manage", person["agency_path"])
-        await UserAccount.update({UserAccount.password_hash: hash_password(password)}).where(UserAccount.id == user["id"])
-        # A new password ends every other session.
-        await AuthSession.update({AuthSession.revoked_at: now()}).where(
-            (AuthSession.user == user["id"]) & AuthSession.revoked_at.is_null()
-        )
-        audit.record(actor, "user.password", "user", username)

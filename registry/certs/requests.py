@@ -3,7 +3,7 @@ make for each kind, who may file what, and what a request does to its certificat
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
 from registry import db, validation
@@ -292,7 +292,3 @@ async def _after_transition(actor: Principal, row: Mapping[str, Any], transition
 CERT_DOMAIN = workflow.register_domain(
     workflow.Domain(name=DOMAIN, label="Yêu cầu chứng thư số", kind_labels=KIND_LABELS, after_transition=_after_transition)
 )
-
-
-def renewal_opens_on(certificate: Mapping[str, Any], settings: Settings) -> datetime:
-    return certificate["not_after"] - timedelta(days=settings.renewal_window_days)

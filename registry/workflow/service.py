@@ -16,7 +16,7 @@ from registry.auth.tables import RoleAssignment, UserAccount
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
 from registry.notify import service as notify
 from registry.timeutil import now
-from registry.workflow.machine import REQUEST_MACHINE, STATE_LABELS, Machine, Transition, is_decider, may_take
+from registry.workflow.machine import OPEN_STATES, REQUEST_MACHINE, STATE_LABELS, Machine, Transition, may_take
 from registry.workflow.tables import Request, RequestEvent
 
 AfterTransition = Callable[[Principal, Mapping[str, Any], Transition, str], Awaitable[None]]
@@ -113,7 +113,7 @@ async def file_request(actor: Principal, new: NewRequest) -> int:
 
 async def open_requests_for_certificate(certificate_id: int, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
     query = Request.select(Request.id, Request.kind, Request.state).where(
-        (Request.certificate == certificate_id) & Request.state.is_in(["submitted", "approved", "batched", "sent"])
+        (Request.certificate == certificate_id) & Request.state.is_in(sorted(OPEN_STATES))
     )
     if kinds is not None:
         query = query.where(Request.kind.is_in(list(kinds)))
@@ -253,33 +253,33 @@ async def inbox(actor: Principal, domain: str | None = None, limit: int = 500) -
     return [request_json(actor, row) for row in rows]
 
 
-async def _pending_decision_rows(actor: Principal, domain: str | None, limit: int | None) -> list[dict[str, Any]]:
+def _awaiting_decision_by(actor: Principal):
+    """Submitted requests in the subtrees where the actor is head, minus those they filed or that concern
+    them; None when they decide nothing."""
     scoped = _scope_condition(actor.scope_paths("head"))
     if scoped is None or actor.is_system:
-        return []
-    query = Request.select(*SELECT_COLUMNS).where((Request.state == "submitted") & scoped)
+        return None
+    condition = (Request.state == "submitted") & scoped
     if actor.user_id is not None:
-        query = query.where((Request.requester != actor.user_id) | Request.requester.is_null())
+        condition = condition & ((Request.requester != actor.user_id) | Request.requester.is_null())
     if actor.person_id is not None:
-        query = query.where((Request.subject != actor.person_id) | Request.subject.is_null())
+        condition = condition & ((Request.subject != actor.person_id) | Request.subject.is_null())
+    return condition
+
+
+async def _pending_decision_rows(actor: Principal, domain: str | None, limit: int) -> list[dict[str, Any]]:
+    condition = _awaiting_decision_by(actor)
+    if condition is None:
+        return []
+    query = Request.select(*SELECT_COLUMNS).where(condition)
     if domain:
         query = query.where(Request.domain == domain)
-    query = query.order_by(Request.urgent, ascending=False).order_by(Request.created_at)
-    if limit:
-        query = query.limit(limit)
-    return await query
+    return await query.order_by(Request.urgent, ascending=False).order_by(Request.created_at).limit(limit)
 
 
 async def pending_decision_count(actor: Principal) -> int:
-    scoped = _scope_condition(actor.scope_paths("head"))
-    if scoped is None or actor.is_system:
-        return 0
-    query = Request.count().where((Request.state == "submitted") & scoped)
-    if actor.user_id is not None:
-        query = query.where((Request.requester != actor.user_id) | Request.requester.is_null())
-    if actor.person_id is not None:
-        query = query.where((Request.subject != actor.person_id) | Request.subject.is_null())
-    return await query
+    condition = _awaiting_decision_by(actor)
+    return 0 if condition is None else await Request.count().where(condition)
 
 
 async def todo_count(actor: Principal) -> int:
