@@ -4,8 +4,8 @@ JSON, authentication of each request, CSRF for cookie-authenticated writes, and 
 from __future__ import annotations
 
 import hmac
-import re
 import logging
+import re
 import secrets
 from datetime import datetime
 from http import HTTPStatus
