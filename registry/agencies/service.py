@@ -446,12 +446,20 @@ def _parents_first(parsed: dict[str, _Row]) -> list[_Row]:
     return sorted(parsed.values(), key=depth_in_file)
 
 
+def under_any(path_column: Any, paths: Iterable[str]) -> Any:
+    """A where-clause: `path_column` (an agency path, possibly through joins) lies in one of the subtrees
+    rooted at `paths`. None when `paths` is empty."""
+    condition = None
+    for path in paths:
+        clause = path_column.like(f"{path}%")
+        condition = clause if condition is None else condition | clause
+    return condition
+
+
 async def within(paths: list[str], limit: int = 2000) -> list[dict[str, Any]]:
     """Agencies in any of the subtrees at `paths` (for pickers scoped to a user's roles)."""
-    if not paths:
+    condition = under_any(Agency.path, paths)
+    if condition is None:
         return []
-    condition = Agency.path.like(f"{paths[0]}%")
-    for path in paths[1:]:
-        condition = condition | Agency.path.like(f"{path}%")
     rows = await Agency.select(Agency.code, Agency.name, Agency.depth, Agency.path).where(condition).order_by(Agency.path).limit(limit)
     return rows

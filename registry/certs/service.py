@@ -526,8 +526,9 @@ def _scope_condition(actor: Principal):
         nonlocal condition
         condition = extra if condition is None else condition | extra
 
-    for path in actor.scope_paths(*SCOPED_ROLES):
-        either(Certificate.agency.path.like(f"{path}%"))
+    scoped = agencies.under_any(Certificate.agency.path, actor.scope_paths(*SCOPED_ROLES))
+    if scoped is not None:
+        either(scoped)
     if actor.has_role(*PROVINCE_ROLES):
         either(Certificate.agency.is_null())
     if actor.person_id is not None:

@@ -149,10 +149,7 @@ async def list_people(
         return []
     query = Person.select(*SELECT_COLUMNS).order_by(Person.search_key).limit(limit)
     if scopes:
-        condition = Person.agency.path.like(f"{scopes[0]}%")
-        for path in scopes[1:]:
-            condition = condition | Person.agency.path.like(f"{path}%")
-        query = query.where(condition)
+        query = query.where(agencies.under_any(Person.agency.path, scopes))
     if q:
         for word in fold(q).split():
             query = query.where(Person.search_key.like(f"%{word}%"))

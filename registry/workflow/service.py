@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from registry import db
+from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.principal import Principal
 from registry.auth.tables import RoleAssignment, UserAccount
@@ -199,11 +200,7 @@ async def get_request(actor: Principal, request_id: int, domain: str) -> dict[st
 
 
 def _scope_condition(paths: list[str]):
-    condition = None
-    for path in paths:
-        clause = Request.agency.path.like(f"{path}%")
-        condition = clause if condition is None else condition | clause
-    return condition
+    return agencies.under_any(Request.agency.path, paths)
 
 
 async def list_requests(
