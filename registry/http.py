@@ -25,7 +25,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from registry.auth import service as auth
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
-from registry.errors import Forbidden, Invalid, RegistryError, TooManyRequests, Unauthenticated
+from registry.errors import Forbidden, Invalid, RegistryError, Unauthenticated
 from registry.timeutil import to_vietnam
 
 logger = logging.getLogger("registry")
@@ -92,10 +92,11 @@ def _problem(status: int, detail: str, *, title: str | None = None, extra: dict[
 
 
 def registry_error_to_problem(error: RegistryError) -> ProblemDetailsException:
-    extra: dict[str, Any] = dict(error.extra)
+    extra: dict[str, Any] = {"code": error.code, **error.extra}
     if error.fields:
         extra["errors"] = [{"field": field, "message": message} for field, message in error.fields.items()]
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if isinstance(error, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="registry"'}
     return _problem(error.status_code, error.detail, title=error.title, extra=extra or None, headers=headers)
