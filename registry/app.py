@@ -16,18 +16,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from registry import db, timeutil, web
-from registry.agencies.api import AgencyController
-from registry.agencies.pages import AgencyPages
-from registry.audit.api import audit_log
-from registry.audit.pages import audit_page
-from registry.auth.api import AccountController
-from registry.auth.pages import AuthPages
-from registry.certs.api import CertificateController
-from registry.certs.pages import CertificatePages
-from registry.certs.requests_api import CertRequestController
-from registry.certs.requests_pages import RequestPages, my_page_section
-from registry.home import home
+from registry import db, timeutil
+from registry.domains import Domain, Domains, standard_domains
 from registry.http import (
     EXCEPTION_HANDLERS,
     AppSettings,
@@ -38,8 +28,6 @@ from registry.http import (
     provide_principal,
     provide_settings,
 )
-from registry.people.api import PeopleController
-from registry.workflow import service as workflow
 from registry.settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,10 +40,10 @@ async def health(settings: AppSettings) -> dict[str, Any]:
     return {"status": "ok", "database": settings.engine_name}
 
 
-def api_router() -> Router:
+def api_router(domains: Domains) -> Router:
     return Router(
         path="/api/v1",
-        route_handlers=[AgencyController, AccountController, PeopleController, CertificateController, CertRequestController, audit_log],
+        route_handlers=[handler for domain in domains.items for handler in domain.api],
         response_class=ApiResponse,
     )
 
@@ -70,17 +58,11 @@ def template_engine(directory: Path) -> JinjaTemplateEngine:
     return engine
 
 
-def register_page_extensions() -> None:
-    """What domains add to shared pages: the to-do badge's counters and the sections of /me."""
-    if workflow.todo_count not in web.TODO_COUNTERS:
-        web.TODO_COUNTERS.append(workflow.todo_count)
-    if not any(section.load is my_page_section for section in web.ME_SECTIONS):
-        web.ME_SECTIONS.append(web.PageSection("requests/_me.html", my_page_section))
-
-
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, domains: list[Domain] | None = None) -> Litestar:
+    """The application of `domains` (the standard ones by default): their routes, pages, flows, menus,
+    counters and background tasks."""
+    assembled = Domains(tuple(standard_domains() if domains is None else domains))
     engine = db.use_database(settings.database_url)
-    register_page_extensions()
 
     async def start() -> None:
         await db.open_pool(engine)
@@ -91,13 +73,8 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
-            api_router(),
-            home,
-            AuthPages,
-            AgencyPages,
-            CertificatePages,
-            RequestPages,
-            audit_page,
+            api_router(assembled),
+            *(handler for domain in assembled.items for handler in domain.pages),
             create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"], name="static"),
         ],
         dependencies={
@@ -115,9 +92,9 @@ def create_app(settings: Settings) -> Litestar:
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),
-        on_startup=[start],
-        on_shutdown=[stop],
-        state=State({"settings": settings}),
+        on_startup=[start, *(hook for domain in assembled.items for hook in domain.on_startup)],
+        on_shutdown=[*(hook for domain in assembled.items for hook in domain.on_shutdown), stop],
+        state=State({"settings": settings, "domains": assembled}),
         request_max_body_size=settings.max_upload_bytes,
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,

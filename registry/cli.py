@@ -13,7 +13,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from registry import db
-from registry.auth.principal import ROLES, system_principal
+from registry.auth.permissions import ROLES
+from registry.auth.principal import system_principal
 from registry.errors import RegistryError
 from registry.settings import Settings
 

@@ -25,17 +25,6 @@ import aiosqlite  # noqa: E402
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory  # noqa: E402
 from piccolo.table import Table  # noqa: E402
 
-# Piccolo apps, in dependency order. Each lives in its domain package.
-APPS = [
-    "registry.agencies.piccolo_app",
-    "registry.people.piccolo_app",
-    "registry.auth.piccolo_app",
-    "registry.audit.piccolo_app",
-    "registry.certs.piccolo_app",
-    "registry.notify.piccolo_app",
-    "registry.workflow.piccolo_app",
-]
-
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 

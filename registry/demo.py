@@ -98,8 +98,7 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     from cryptography.x509.oid import NameOID
 
     from registry.certs import devca, service as certs
-    from registry.certs.tables import Certificate
-    from registry.workflow.tables import Request
+    from registry.certs.tables import Certificate, CertRequest
 
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
@@ -130,7 +129,7 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
             source="dev_ca",
         )
         fingerprints[username] = created["fingerprint"]
-    if await Request.count() == 0:
+    if await CertRequest.count() == 0:
         clerk = await auth.load_principal((await auth.get_user("vanthu"))["id"], via="demo")
         from registry.certs import requests as cert_requests
 

@@ -1,64 +1,30 @@
-"""What every HTML page shares: the signed-in user, their menu, their to-do count, the CSRF token."""
+"""What every HTML page shares: the signed-in user, their menu, their to-do count, the CSRF token. The
+menu entries, counters and sections come from the domains the application was built with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.response import Template
 
-from registry.auth.permissions import allowed
-from registry.auth.principal import ROLE_LABELS, Principal
+from registry.auth.permissions import ROLE_LABELS, may
+from registry.auth.principal import Principal
+from registry.domains import Domains, NavItem, PageSection
 from registry.http import current_principal
 
 
-@dataclass(frozen=True)
-class NavItem:
-    href: str
-    label: str
-    # None: everyone; "signed_in": any user; otherwise a permission action.
-    needs: str | None = None
+def domains_of(connection: ASGIConnection) -> Domains:
+    return connection.app.state.domains
 
 
-NAV: list[NavItem] = [
-    NavItem("/", "Tra cứu"),
-    NavItem("/agencies", "Cơ quan, đơn vị"),
-    NavItem("/me", "Của tôi", "signed_in"),
-    NavItem("/requests", "Yêu cầu", "signed_in"),
-    NavItem("/inbox", "Phê duyệt", "request.decide"),
-    NavItem("/certificates", "Chứng thư số", "certificate.read"),
-    NavItem("/admin/audit", "Nhật ký", "audit.read"),
-]
-
-# Async functions (principal → count of things waiting for them), summed into the menu's badge.
-TodoCounter = Callable[[Principal], Awaitable[int]]
-TODO_COUNTERS: list[TodoCounter] = []
-
-
-@dataclass(frozen=True)
-class PageSection:
-    """A section another domain adds to a page it does not own (e.g. "my certificates" on /me):
-    `load` returns the data its template reads as `data`."""
-
-    template: str
-    load: Callable[[Principal], Awaitable[dict[str, Any]]]
-
-
-# Sections of the user's own page (/me), in order.
-ME_SECTIONS: list[PageSection] = []
-
-
-async def load_sections(sections: list[PageSection], principal: Principal) -> list[tuple[str, dict[str, Any]]]:
-    return [(section.template, await section.load(principal)) for section in sections]
-
-
-def nav_for(principal: Principal | None) -> list[NavItem]:
+def nav_for(domains: Domains, principal: Principal | None) -> list[NavItem]:
     items = []
-    for item in NAV:
+    for item in domains.nav:
         if item.needs is None:
             items.append(item)
-        elif principal is not None and (item.needs == "signed_in" or allowed(principal, item.needs)):
+        elif principal is not None and (item.needs == "signed_in" or may(principal, item.needs)):
             items.append(item)
     return items
 
@@ -67,7 +33,7 @@ def page_context(request: Request) -> dict[str, Any]:
     principal = current_principal(request)
     return {
         "principal": principal,
-        "nav": nav_for(principal),
+        "nav": nav_for(domains_of(request), principal),
         "current_path": request.url.path,
         "csrf_token": principal.csrf_token if principal and principal.via == "session" else "",
         "role_labels": ROLE_LABELS,
@@ -75,17 +41,22 @@ def page_context(request: Request) -> dict[str, Any]:
     }
 
 
-async def todo_count(principal: Principal | None) -> int:
+async def todo_count(domains: Domains, principal: Principal | None) -> int:
     if principal is None:
         return 0
     total = 0
-    for counter in TODO_COUNTERS:
-        total += await counter(principal)
+    for counter in domains.todo_counters:
+        total += await counter(principal, domains)
     return total
+
+
+async def load_sections(request: Request, sections: list[PageSection], principal: Principal) -> list[tuple[str, dict[str, Any]]]:
+    domains = domains_of(request)
+    return [(section.template, await section.load(principal, domains)) for section in sections]
 
 
 async def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
     base = page_context(request)
-    base["todo_count"] = await todo_count(base["principal"])
+    base["todo_count"] = await todo_count(domains_of(request), base["principal"])
     base.update(context)
     return Template(template_name=template, context=base, status_code=status_code)

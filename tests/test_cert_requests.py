@@ -16,8 +16,10 @@ from registry.certs import service as certs
 from registry.errors import Conflict
 from registry.notify.tables import Notification, OutboxMessage
 from registry.people.tables import Person
-from registry.workflow import service as workflow
-from registry.workflow.tables import Request, RequestEvent
+from registry.certs.requests import CERT_FLOW
+from registry.workflow import engine
+from registry.certs.tables import CertRequest as Request
+from registry.workflow.tables import WorkflowEvent
 from tests import certgen
 from tests.conftest import CITY, CITY_FINANCE, FINANCE, WARD, Province, sign_in
 
@@ -331,12 +333,14 @@ async def test_two_heads_deciding_at_once_one_wins(client, province) -> None:
         user = await auth.find_user(username)
         heads.append(await auth.load_principal(user["id"], via="token"))
     outcomes = await asyncio.gather(
-        *(workflow.take(head, created["id"], "approve", domain="cert") for head in heads), return_exceptions=True
+        *(engine.take(head, CERT_FLOW, created["id"], "approve") for head in heads), return_exceptions=True
     )
     wins = [o for o in outcomes if isinstance(o, dict)]
     conflicts = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(wins) == 1 and len(conflicts) == 1, outcomes
-    events = await RequestEvent.select().where((RequestEvent.request == created["id"]) & (RequestEvent.transition == "approve"))
+    events = await WorkflowEvent.select().where(
+        (WorkflowEvent.flow == "cert") & (WorkflowEvent.record_id == created["id"]) & (WorkflowEvent.transition == "approve")
+    )
     assert len(events) == 1
     assert await AuditEntry.count().where(AuditEntry.action == "cert_request.approve") == 1
 
@@ -447,16 +451,16 @@ async def test_head_clears_the_inbox_with_checkboxes(client, province) -> None:
     ids = [(await file(client, province, "city_clerk", new_personal(id_number=f"02218800{i:04d}"))).json()["id"] for i in range(5)]
     csrf = await sign_in(client, "city_head")
     page = await client.get("/inbox")
-    assert page.status_code == 200 and all(f'value="{i}"' in page.text for i in ids)
+    assert page.status_code == 200 and all(f'value="cert:{i}"' in page.text for i in ids)
     assert "5 việc cần xử lý" in page.text
-    response = await client.post("/inbox", data={"_csrf": csrf, "action": "approve", "selected": [str(i) for i in ids[:4]]})
+    response = await client.post("/inbox", data={"_csrf": csrf, "action": "approve", "selected": [f"cert:{i}" for i in ids[:4]]})
     assert response.status_code == 303
     assert response.headers["location"] == "/inbox?done=4"
     after = await client.get("/inbox?done=4")
     assert "Đã ghi nhận quyết định cho 4 yêu cầu" in after.text and "1 việc cần xử lý" in after.text
-    no_reason = await client.post("/inbox", data={"_csrf": csrf, "action": "reject", "selected": [str(ids[4])]})
+    no_reason = await client.post("/inbox", data={"_csrf": csrf, "action": "reject", "selected": [f"cert:{ids[4]}"]})
     assert no_reason.status_code == 422 and "Chưa ghi nhận quyết định nào" in no_reason.text
-    rejected = await client.post("/inbox", data={"_csrf": csrf, "action": "reject", "selected": [str(ids[4])], "reason": "Hồ sơ thiếu"})
+    rejected = await client.post("/inbox", data={"_csrf": csrf, "action": "reject", "selected": [f"cert:{ids[4]}"], "reason": "Hồ sơ thiếu"})
     assert rejected.status_code == 303
     states = [r["state"] for r in await Request.select(Request.state).order_by(Request.id)]
     assert states == ["approved"] * 4 + ["rejected"]

@@ -9,7 +9,7 @@ from registry.audit import service as audit
 from registry.auth.tables import UserAccount
 from registry.certs.tables import Certificate
 from registry.demo import DEMO_USERS, OPERATOR_AGENCY, load_demo
-from registry.workflow.tables import Request
+from registry.certs.tables import CertRequest as Request
 
 
 async def test_demo_loads_once_with_certificates_and_waiting_requests(migrated, settings) -> None:

@@ -14,6 +14,7 @@ from registry.audit import service as audit
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Invalid, NotFound
+from registry.subtree import within_subtrees
 from registry.text import fold
 from registry.timeutil import now
 
@@ -446,19 +447,9 @@ def _parents_first(parsed: dict[str, _Row]) -> list[_Row]:
     return sorted(parsed.values(), key=depth_in_file)
 
 
-def under_any(path_column: Any, paths: Iterable[str]) -> Any:
-    """A where-clause: `path_column` (an agency path, possibly through joins) lies in one of the subtrees
-    rooted at `paths`. None when `paths` is empty."""
-    condition = None
-    for path in paths:
-        clause = path_column.like(f"{path}%")
-        condition = clause if condition is None else condition | clause
-    return condition
-
-
 async def within(paths: list[str], limit: int = 2000) -> list[dict[str, Any]]:
     """Agencies in any of the subtrees at `paths` (for pickers scoped to a user's roles)."""
-    condition = under_any(Agency.path, paths)
+    condition = within_subtrees(Agency.path, paths)
     if condition is None:
         return []
     rows = await Agency.select(Agency.code, Agency.name, Agency.depth, Agency.path).where(condition).order_by(Agency.path).limit(limit)

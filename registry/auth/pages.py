@@ -24,7 +24,7 @@ from registry.http import (
     signed_in,
 )
 from registry.settings import Settings
-from registry.web import ME_SECTIONS, load_sections, render
+from registry.web import domains_of, load_sections, render
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL (no open redirect)."""
@@ -97,7 +97,7 @@ class AuthPages(Controller):
     async def me(self, request: Request, principal: CurrentPrincipal) -> Template:
         tokens = await service.list_tokens(principal)
         return await render(request, "auth/me.html", tokens=tokens, new_token=None,
-                            sections=await load_sections(ME_SECTIONS, principal))
+                            sections=await load_sections(request, domains_of(request).me_sections, principal))
 
     @post("/me/tokens", guards=[signed_in])
     async def create_token(self, request: Request, principal: CurrentPrincipal,
@@ -108,7 +108,7 @@ class AuthPages(Controller):
         )
         tokens = await service.list_tokens(principal)
         return await render(request, "auth/me.html", status_code=201, tokens=tokens, new_token=plain,
-                            sections=await load_sections(ME_SECTIONS, principal))
+                            sections=await load_sections(request, domains_of(request).me_sections, principal))
 
     @post("/me/tokens/{token_id:int}/revoke", guards=[signed_in])
     async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> Redirect:

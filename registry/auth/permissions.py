@@ -1,46 +1,155 @@
-"""Who may do what, in one place. Routes ask `require(...)` for the role; services ask
-`authorize(...)` with the agency the action touches, so scope is checked where the data is known."""
+"""Who may do what, in one place: every role rule of the registry lives here.
+
+Routes ask `require(...)` (through the `may` guard) whether the principal holds a role for an action
+anywhere; services ask `may(...)` / `authorize(...)` with the agency the action touches, and build their
+list queries with `scope(...)`, so scope is checked where the data is known. A role granted over an agency
+reaches that agency and every agency below it (`Principal.covers`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
 from registry.auth.principal import Principal
 from registry.errors import Forbidden, Unauthenticated
+from registry.subtree import within_subtrees
 
-# action → roles that may take it, each within the subtree its grant covers.
-POLICY: dict[str, tuple[str, ...]] = {
-    "agency.create": ("admin", "operator"),
-    "agency.update": ("admin", "operator"),
-    "agency.import": ("admin", "operator"),
-    "settings.update": ("admin",),
-    "user.manage": ("admin",),
-    "audit.read": ("admin",),
-    "person.read": ("clerk", "head", "operator", "admin"),
-    "person.manage": ("clerk", "operator", "admin"),
-    "person.read_restricted": ("clerk", "head", "operator", "admin"),
-    "certificate.import": ("operator", "admin"),
-    "certificate.read": ("clerk", "head", "operator", "admin"),
-    "request.file_for_others": ("clerk", "head"),
-    "request.file_org": ("clerk", "head"),
-    "request.decide": ("head",),
-    "request.read": ("clerk", "head", "operator", "admin"),
-    "request.process": ("operator",),
+ROLES = ("staff", "clerk", "head", "operator", "admin")
+ROLE_LABELS = {
+    "staff": "Cán bộ, công chức",
+    "clerk": "Văn thư",
+    "head": "Thủ trưởng",
+    "operator": "Cán bộ Sở (vận hành)",
+    "admin": "Quản trị hệ thống",
+}
+# Roles whose grant reaches the whole province (the root of the user's tree), not just their agency.
+PROVINCE_WIDE_ROLES = ("operator", "admin")
+# The role reserved for staff of the operator agency (DoIT).
+OPERATOR_ROLE = "operator"
+# The role that decides requests; its holders are told when something waits for them.
+DECIDER_ROLE = "head"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Roles that may take an action within the subtree their grant covers, plus the relations to a
+    record that allow or forbid it: its requester may (`requester`), or nobody involved in it may
+    (`not_involved`: never the requester, never the person it is about)."""
+
+    roles: tuple[str, ...] = ()
+    requester: bool = False
+    not_involved: bool = False
+
+
+# action → rule
+POLICY: dict[str, Rule] = {
+    "agency.create": Rule(("admin", "operator")),
+    "agency.update": Rule(("admin", "operator")),
+    "agency.import": Rule(("admin", "operator")),
+    "settings.update": Rule(("admin",)),
+    "user.manage": Rule(("admin",)),
+    "audit.read": Rule(("admin",)),
+    "person.read": Rule(("clerk", "head", "operator", "admin")),
+    "person.manage": Rule(("clerk", "operator", "admin")),
+    "person.read_restricted": Rule(("clerk", "head", "operator", "admin")),
+    "certificate.import": Rule(("operator", "admin")),
+    # Province-wide readers also see certificates that belong to no agency (CA certificates).
+    "certificate.read": Rule(("clerk", "head", "operator", "admin")),
+    "certificate.read_unowned": Rule(PROVINCE_WIDE_ROLES),
+    # Requests of every domain (certificates, accounts, ...).
+    "request.read": Rule(("clerk", "head", "operator", "admin")),
+    "request.file_for_others": Rule(("clerk", "head")),
+    "request.file_org": Rule(("clerk", "head")),
+    "request.withdraw": Rule(requester=True),
+    "request.decide": Rule((DECIDER_ROLE,), not_involved=True),
+    "request.process": Rule((OPERATOR_ROLE,)),
 }
 
 
-def allowed(principal: Principal | None, action: str, agency_path: str | None = None) -> bool:
+@dataclass(frozen=True)
+class Involvement:
+    """How a record relates to people: who filed it (a user id) and whom it is about (person ids that
+    are the same human being, so that a second record of one person cannot slip past the rule)."""
+
+    requester: int | None = None
+    subjects: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> "Involvement":
+        subject = row.get("subject")
+        return cls(requester=row.get("requester"), subjects=frozenset({subject}) if subject else frozenset())
+
+
+def is_involved(principal: Principal, involvement: Involvement) -> bool:
+    if principal.user_id is not None and principal.user_id == involvement.requester:
+        return True
+    return principal.person_id is not None and principal.person_id in involvement.subjects
+
+
+def _rule(action: str) -> Rule:
+    return POLICY[action]
+
+
+def may(principal: Principal | None, action: str, agency_path: str | None = None,
+        involvement: Involvement | None = None) -> bool:
+    """Whether `principal` may take `action` — anywhere (no `agency_path`), or on the agency at
+    `agency_path` and the record described by `involvement`."""
     if principal is None:
         return False
-    roles = POLICY[action]
+    rule = _rule(action)
+    if involvement is not None:
+        if rule.requester and principal.user_id is not None and principal.user_id == involvement.requester:
+            return True
+        if rule.not_involved and (principal.is_system or is_involved(principal, involvement)):
+            return False
+    if not rule.roles:
+        return False
     if agency_path is None:
-        return principal.has_role(*roles)
-    return any(principal.covers(role, agency_path) for role in roles)
+        return principal.has_role(*rule.roles)
+    return any(principal.covers(role, agency_path) for role in rule.roles)
 
 
-def authorize(principal: Principal | None, action: str, agency_path: str | None = None) -> Principal:
+# The historical name, kept for the route guards and templates that ask "anywhere?".
+allowed = may
+
+
+def authorize(principal: Principal | None, action: str, agency_path: str | None = None,
+              involvement: Involvement | None = None) -> Principal:
     """Raise 401 for nobody, 403 for a principal whose roles or scope do not reach."""
     if principal is None:
         raise Unauthenticated("sign in or send a bearer token")
-    if not allowed(principal, action, agency_path):
+    if not may(principal, action, agency_path, involvement):
         where = "" if agency_path is None else " for this agency"
-        raise Forbidden(f"your roles do not allow {action}{where}")
+        raise Forbidden(f"your roles do not allow {action}{where}", code="not_permitted", params={"action": action})
     return principal
+
+
+def holds_role_for(principal: Principal, action: str, agency_path: str) -> bool:
+    """Whether the principal's roles reach `agency_path` for `action`, whatever their involvement
+    (to tell "not yours to decide" apart from "your own request")."""
+    return any(principal.covers(role, agency_path) for role in _rule(action).roles)
+
+
+def scope_paths(principal: Principal, action: str) -> list[str]:
+    """The subtree roots where the principal may take `action`."""
+    return principal.scope_paths(*_rule(action).roles)
+
+
+def scope(principal: Principal, action: str, path_column: Any) -> Any:
+    """A where-clause for list queries: `path_column` (an agency path, possibly through joins) lies where
+    the principal may take `action`. Returns None when that is nowhere; the system principal is not
+    limited (callers skip the condition when `principal.is_system`)."""
+    return within_subtrees(path_column, scope_paths(principal, action))
+
+
+def roles_may(action: str) -> tuple[str, ...]:
+    return _rule(action).roles
+
+
+def province_wide(role: str) -> bool:
+    return role in PROVINCE_WIDE_ROLES
+
+
+def check_known_roles(roles: Iterable[str]) -> list[str]:
+    return [role for role in roles if role not in ROLES]

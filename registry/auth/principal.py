@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("staff", "clerk", "head", "operator", "admin")
-ROLE_LABELS = {
-    "staff": "Cán bộ, công chức",
-    "clerk": "Văn thư",
-    "head": "Thủ trưởng",
-    "operator": "Cán bộ Sở (vận hành)",
-    "admin": "Quản trị hệ thống",
-}
-
 
 @dataclass(frozen=True)
 class Grant:

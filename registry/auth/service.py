@@ -15,8 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from registry import db
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.auth.permissions import authorize
-from registry.auth.principal import ROLES, Grant, Principal
+from registry.auth.permissions import OPERATOR_ROLE, ROLES, authorize, province_wide
+from registry.auth.principal import Grant, Principal
 from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, RoleAssignment, UserAccount
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 from registry.people import service as people
@@ -25,8 +25,6 @@ from registry.timeutil import now
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD_LENGTH = 8
-# Roles whose reach is the whole province (the root of the user's tree), not just their own agency.
-PROVINCE_WIDE_ROLES = ("operator", "admin")
 TOKEN_PREFIX = "rgt_"
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -111,7 +109,7 @@ async def add_user(
     async with db.transaction():
         agency = await agencies.named_in_input(agency_code)
         authorize(actor, "user.manage", agency["path"])
-        if "operator" in role_list:
+        if OPERATOR_ROLE in role_list:
             await _check_operator_agency(agency, operator_agency)
         if await UserAccount.exists().where(UserAccount.username == username):
             raise Conflict(f"user name {username} is taken")
@@ -140,7 +138,7 @@ async def _grant(user_id: int, roles: list[str], agency: dict[str, Any]) -> list
     granted = []
     for role in roles:
         scope = agency
-        if role in PROVINCE_WIDE_ROLES:
+        if province_wide(role):
             root = await agencies.Agency.select().where(agencies.Agency.path == _root_path(agency["path"])).first()
             scope = root or agency
         await RoleAssignment.insert(RoleAssignment(user=user_id, role=role, agency=scope["id"], granted_at=now()))
@@ -196,9 +194,9 @@ async def grant_role(actor: Principal, username: str, role: str, *, agency_code:
         user, person = await _managed_user(actor, username)
         agency = await agencies.named_in_input(agency_code) if agency_code else await agencies.get_row(person["agency_code"])
         authorize(actor, "user.manage", agency["path"])
-        if role == "operator":
+        if role == OPERATOR_ROLE:
             await _check_operator_agency(agency, operator_agency)
-        scope_path = _root_path(agency["path"]) if role in PROVINCE_WIDE_ROLES else agency["path"]
+        scope_path = _root_path(agency["path"]) if province_wide(role) else agency["path"]
         current = await RoleAssignment.exists().where(
             (RoleAssignment.user == user["id"]) & (RoleAssignment.role == role)
             & (RoleAssignment.agency.path == scope_path) & RoleAssignment.revoked_at.is_null()
@@ -469,3 +467,38 @@ async def sign_out(principal: Principal) -> None:
             (AuthSession.id == principal.session_id) & AuthSession.revoked_at.is_null()
         )
         audit.record(principal, "auth.logout", "user", principal.username)
+
+
+# --- who to tell: contacts for notifications ----------------------------------------------------
+
+
+async def role_holders(role: str, agency_paths: Iterable[str]) -> list[dict[str, Any]]:
+    """Active users holding `role` through a grant made exactly at one of `agency_paths`: their user id,
+    person id, email and the grant's agency path."""
+    paths = list(agency_paths)
+    if not paths:
+        return []
+    return await RoleAssignment.select(
+        RoleAssignment.user.id.as_alias("user_id"),
+        RoleAssignment.user.person.id.as_alias("person_id"),
+        RoleAssignment.user.person.email.as_alias("email"),
+        RoleAssignment.agency.path.as_alias("path"),
+    ).where(
+        (RoleAssignment.role == role) & RoleAssignment.revoked_at.is_null()
+        & RoleAssignment.agency.path.is_in(paths) & (RoleAssignment.user.active == True)  # noqa: E712
+    )
+
+
+async def contacts(*, user_ids: Iterable[int] = (), person_ids: Iterable[int] = ()) -> dict[int, str]:
+    """user id → email, for the given users and for the users of the given people."""
+    users, persons = sorted(set(user_ids)), sorted(set(person_ids))
+    condition = None
+    if users:
+        condition = UserAccount.id.is_in(users)
+    if persons:
+        by_person = UserAccount.person.is_in(persons)
+        condition = by_person if condition is None else condition | by_person
+    if condition is None:
+        return {}
+    rows = await UserAccount.select(UserAccount.id, UserAccount.person.email.as_alias("email")).where(condition)
+    return {row["id"]: row["email"] or "" for row in rows}

@@ -4,21 +4,23 @@ make for each kind, who may file what, and what a request does to its certificat
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from registry import db, validation
 from registry.agencies import service as agencies
+from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.certs import service as certs
 from registry.certs.reasons import REASON_LABELS, REVOCATION_REASONS, URGENT_REASONS
+from registry.certs.tables import CertRequest
 from registry.errors import Conflict, Forbidden, Invalid
 from registry.people import service as people
-from registry.people.tables import Person
 from registry.settings import Settings
 from registry.text import fold
 from registry.timeutil import now, today
-from registry.workflow import service as workflow
-from registry.workflow.machine import Transition
+from registry.workflow import engine
+from registry.workflow.effects import notify_decision, notify_deciders
+from registry.workflow.machine import Transition, machine
 
 DOMAIN = "cert"
 
@@ -128,7 +130,7 @@ def _check_change(data: Mapping[str, Any], errors: validation.FieldErrors, certi
 
 
 def _may_file_for_agency(actor: Principal, agency: Mapping[str, Any]) -> bool:
-    return actor.covers("clerk", agency["path"]) or actor.covers("head", agency["path"])
+    return may(actor, "request.file_for_others", agency["path"])
 
 
 def _check_certificate(certificate: Mapping[str, Any] | None, kind: str, agency: Mapping[str, Any],
@@ -175,10 +177,14 @@ async def _subject_for_new_personal(actor: Principal, data: Mapping[str, Any], a
         if person is None or not person["agency_path"].startswith(agency["path"]):
             raise Invalid(f"no person {person_id} in agency {agency['code']}", fields={"person_id": "not in this agency"})
         return person_id
-    existing = await Person.select(Person.id).where(
-        (Person.agency == agency["id"]) & (Person.id_number == details["id_number"])
-    ).first()
-    if existing:
+    # A person is one person across the province: the citizen ID names them wherever they work.
+    existing = await people.find_by_id_number(details["id_number"])
+    if existing is not None:
+        if not existing["agency_path"].startswith(agency["path"]):
+            raise Invalid(
+                "this citizen ID belongs to a person of another agency; record their move first",
+                code="id_number_elsewhere", fields={"id_number": "belongs to a person of another agency"},
+            )
         return existing["id"]
     fields = {key: details[key] for key in ("full_name", "position", "email", "id_number", "date_of_birth", "phone")}
     return await people.insert_person(agency, fields)
@@ -209,9 +215,9 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
             )
             if staff_only and certificate.get("holder") != actor.person_id:
                 raise Forbidden("staff may file requests only for their own certificate")
-            if certificate["kind"] == "org" and not for_agency:
+            if certificate["kind"] == "org" and not may(actor, "request.file_org", agency["path"]):
                 raise Forbidden("only the clerk or the head files requests for the organisation certificate")
-        if kind == "new_org" and not for_agency:
+        if kind == "new_org" and not may(actor, "request.file_org", agency["path"]):
             raise Forbidden("only the clerk or the head requests the organisation certificate")
 
         if kind == "new_personal":
@@ -249,23 +255,24 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
         else:
             subject_id, name = None, details["org_name"]
         summary = f"{KIND_LABELS[kind]} — {name}" + (f" ({REASON_LABELS[reason]})" if reason else "")
-        request_id = await workflow.file_request(
+        request_id = await engine.create(
             actor,
-            workflow.NewRequest(
-                domain=DOMAIN, kind=kind, agency=agency, summary=summary, details=details,
-                subject_person_id=subject_id, certificate_id=certificate["id"] if certificate else None,
-                urgent=urgent, reason=reason, search_text=fold(name),
+            CERT_FLOW,
+            engine.NewRecord(
+                kind=kind, agency=agency, summary=summary, details=details, subject_person_id=subject_id,
+                urgent=urgent, search_text=fold(name),
+                extra={"certificate": certificate["id"] if certificate else None, "reason": reason},
             ),
         )
         if urgent and certificate is not None:
             await certs.set_revocation_pending(certificate["id"], actor=actor)
-    return await workflow.get_request(actor, request_id, DOMAIN)
+    return await engine.get_record(actor, CERT_FLOW, request_id)
 
 
 async def _refuse_duplicate(certificate: Mapping[str, Any], kind: str) -> None:
     """One open request of a kind per certificate; a revocation also stops renewals and changes."""
     blocking = {kind, "revoke"} if kind in ("renew", "change") else {kind}
-    open_requests = await workflow.open_requests_for_certificate(certificate["id"], blocking)
+    open_requests = await open_requests_for_certificate(certificate["id"], blocking)
     if open_requests:
         other = open_requests[0]
         raise Conflict(
@@ -274,21 +281,90 @@ async def _refuse_duplicate(certificate: Mapping[str, Any], kind: str) -> None:
         )
 
 
+async def open_requests_for_certificate(certificate_id: int, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    query = CertRequest.select(CertRequest.id, CertRequest.kind, CertRequest.state).where(
+        (CertRequest.certificate == certificate_id) & CertRequest.state.is_in(sorted(CERT_MACHINE.open_states))
+    )
+    if kinds is not None:
+        query = query.where(CertRequest.kind.is_in(list(kinds)))
+    return await query
+
+
 # --- what transitions do to the certificate -----------------------------------------------------
 
 
-async def _after_transition(actor: Principal, row: Mapping[str, Any], transition: Transition, note: str) -> None:
-    """A withdrawn or rejected urgent revocation lifts the "revocation pending" mark, unless another
-    urgent revocation of the same certificate is still open."""
-    if row["kind"] != "revoke" or not row["urgent"] or transition.target not in ("rejected", "withdrawn", "failed"):
+async def lift_revocation_pending(step: engine.Step) -> None:
+    """A withdrawn, rejected or failed urgent revocation lifts the "revocation pending" mark, unless
+    another urgent revocation of the same certificate is still open."""
+    row = step.row
+    if row["kind"] != "revoke" or not row["urgent"]:
         return
-    others = [
-        r for r in await workflow.open_requests_for_certificate(row["certificate"], ["revoke"]) if r["id"] != row["id"]
-    ]
+    others = [r for r in await open_requests_for_certificate(row["certificate"], ["revoke"]) if r["id"] != row["id"]]
     if not others:
-        await certs.clear_revocation_pending(row["certificate"], actor=actor)
+        await certs.clear_revocation_pending(row["certificate"], actor=step.actor)
 
 
-CERT_DOMAIN = workflow.register_domain(
-    workflow.Domain(name=DOMAIN, label="Yêu cầu chứng thư số", kind_labels=KIND_LABELS, after_transition=_after_transition)
+# --- the machine ------------------------------------------------------------------------------
+
+STATES = {
+    "submitted": "Chờ phê duyệt",
+    "approved": "Đã phê duyệt",
+    "rejected": "Bị từ chối",
+    "withdrawn": "Đã rút",
+    "batched": "Đã đưa vào danh sách gửi",
+    "sent": "Đã gửi CA",
+    "fulfilled": "CA đã xử lý",
+    "failed": "CA không xử lý được",
+    "delivered": "Đã bàn giao",
+}
+
+#   submitted ─approve→ approved ─batch→ batched ─send→ sent ─fulfil→ fulfilled ─deliver→ delivered
+#       │                   ↑──unbatch──┘                  └─fail→ failed
+#       ├─reject→ rejected
+#       └─withdraw→ withdrawn
+CERT_MACHINE = machine(
+    STATES,
+    "submitted",
+    Transition("approve", frozenset({"submitted"}), "approved", "request.decide", "Phê duyệt", decision=True,
+               effects=(notify_decision,)),
+    Transition("reject", frozenset({"submitted"}), "rejected", "request.decide", "Từ chối", needs_note=True,
+               decision=True, effects=(notify_decision, lift_revocation_pending)),
+    Transition("withdraw", frozenset({"submitted"}), "withdrawn", "request.withdraw", "Rút yêu cầu",
+               effects=(lift_revocation_pending,)),
+    Transition("batch", frozenset({"approved"}), "batched", "request.process", "Đưa vào danh sách gửi CA"),
+    Transition("unbatch", frozenset({"batched"}), "approved", "request.process", "Bỏ khỏi danh sách"),
+    Transition("send", frozenset({"batched"}), "sent", "request.process", "Đã gửi CA"),
+    Transition("fulfil", frozenset({"sent"}), "fulfilled", "request.process", "CA đã xử lý"),
+    Transition("fail", frozenset({"sent"}), "failed", "request.process", "CA không xử lý được", needs_note=True,
+               effects=(lift_revocation_pending,)),
+    Transition("deliver", frozenset({"fulfilled"}), "delivered", "request.process", "Bàn giao"),
+    open_states=frozenset({"submitted", "approved", "batched", "sent"}),
+    on_create=(notify_deciders,),
+)
+
+
+def describe(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a certificate request adds to the engine's JSON. `certificate` is, per the contract, the
+    certificate issued once a new/renew/change request is fulfilled, else the one acted on."""
+    return {
+        "reason": row["reason"] or None,
+        "reason_label": REASON_LABELS.get(row["reason"]) if row["reason"] else None,
+        "certificate": row["issued_fingerprint"] or row["certificate_fingerprint"],
+        "target_certificate": row["certificate_fingerprint"],
+        "batch_id": row["batch_id"],
+    }
+
+
+CERT_FLOW = engine.Flow(
+    name=DOMAIN,
+    label="Yêu cầu chứng thư số",
+    table=CertRequest,
+    machine=CERT_MACHINE,
+    kind_labels=KIND_LABELS,
+    page_path="/requests/{id}",
+    extra_columns=(
+        CertRequest.certificate.fingerprint.as_alias("certificate_fingerprint"),
+        CertRequest.issued_certificate.fingerprint.as_alias("issued_fingerprint"),
+    ),
+    describe=describe,
 )

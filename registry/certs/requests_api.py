@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import requests
 from registry.http import AppSettings, CurrentPrincipal, may, signed_in
-from registry.workflow import service as workflow
+from registry.workflow import engine
 
 
 class Reason(msgspec.Struct):
@@ -49,39 +49,42 @@ class CertRequestController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[dict[str, Any]]:
         """Requests you may see, urgent first, then oldest first."""
-        return await workflow.list_requests(
-            principal, requests.DOMAIN, states=[state_] if state_ else None, agency_code=agency, kind=kind,
+        return await engine.list_records(
+            principal, requests.CERT_FLOW, states=[state_] if state_ else None, agency_code=agency, kind=kind,
             mine=mine, urgent_only=urgent, limit=limit,
         )
 
     @get("/inbox", guards=[may("request.decide")])
     async def inbox(self, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         """What waits for your decision: urgent first, then oldest first."""
-        return await workflow.inbox(principal, requests.DOMAIN)
+        return await engine.inbox(principal, [requests.CERT_FLOW])
 
     @get("/{request_id:int}")
     async def detail(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
         """The request with its `state` and `history`."""
-        return await workflow.get_request(principal, request_id, requests.DOMAIN)
+        return await engine.get_record(principal, requests.CERT_FLOW, request_id)
 
     @post("/{request_id:int}/approve", status_code=200)
     async def approve(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
-        return await workflow.take(principal, request_id, "approve", domain=requests.DOMAIN)
+        return await engine.take(principal, requests.CERT_FLOW, request_id, "approve")
 
     @post("/{request_id:int}/reject", status_code=200)
     async def reject(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[Reason]) -> dict[str, Any]:
         """Reject with a `reason` (required)."""
-        return await workflow.take(principal, request_id, "reject", data.reason, domain=requests.DOMAIN)
+        return await engine.take(principal, requests.CERT_FLOW, request_id, "reject", data.reason)
 
     @post("/{request_id:int}/withdraw", status_code=200)
     async def withdraw(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
         """The requester takes back a request not yet decided."""
-        return await workflow.take(principal, request_id, "withdraw", domain=requests.DOMAIN)
+        return await engine.take(principal, requests.CERT_FLOW, request_id, "withdraw")
 
     @post("/decisions", status_code=200)
     async def decisions(self, principal: CurrentPrincipal, data: JSONBody[Decisions]) -> dict[str, Any]:
         """Approve and reject a list at once; judged whole before anything is written."""
-        results = await workflow.decide_many(
-            principal, requests.DOMAIN, data.approve, [{"id": r.id, "reason": r.reason} for r in data.reject]
+        flow = requests.CERT_FLOW
+        results = await engine.decide(
+            principal,
+            [engine.Decision(flow, record_id, "approve") for record_id in data.approve]
+            + [engine.Decision(flow, r.id, "reject", r.reason) for r in data.reject],
         )
         return {"results": results}

@@ -13,24 +13,27 @@ from registry.agencies import service as agencies
 from registry.auth.principal import Principal
 from registry.certs import requests, service as certs
 from registry.certs.reasons import REASON_LABELS
-from registry.errors import Invalid, RegistryError
-from registry.http import AppSettings, CurrentPrincipal, may, signed_in
+from registry.auth.permissions import scope_paths
+from registry.domains import Domains
+from registry.errors import Invalid
+from registry.http import AppSettings, CurrentPrincipal, signed_in
 from registry.i18n import vi
 from registry.notify import service as notify
-from registry.workflow import service as workflow
-from registry.workflow.machine import STATE_LABELS
+from registry.workflow import engine
 from registry.web import render
 
 FORM_SKIP = {"_csrf"}
 
 
-async def my_page_section(principal: Principal) -> dict[str, Any]:
-    """The staff member's certificates, requests and notices on one page (/me)."""
+FLOW = requests.CERT_FLOW
+STATE_LABELS = FLOW.machine.states
+
+
+async def my_page_section(principal: Principal, _domains: Domains) -> dict[str, Any]:
+    """The staff member's certificates and requests on their own page (/me)."""
     return {
         "certificates": await certs.list_for_person(principal.person_id) if principal.person_id else [],
-        "requests": await workflow.list_requests(principal, requests.DOMAIN, mine=True, limit=100),
-        "notifications": await notify.recent(principal),
-        "pending": await workflow.pending_decision_count(principal),
+        "requests": await engine.list_records(principal, FLOW, mine=True, limit=100),
     }
 
 
@@ -55,7 +58,7 @@ def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _form_choices(principal: Principal) -> dict[str, Any]:
-    filing_paths = principal.scope_paths("clerk", "head")
+    filing_paths = scope_paths(principal, "request.file_for_others")
     if filing_paths:
         agency_choices = await agencies.within(filing_paths)
         certificates = await certs.list_certificates(principal, status="active", limit=1000)
@@ -66,7 +69,7 @@ async def _form_choices(principal: Principal) -> dict[str, Any]:
 
 
 def _allowed_kinds(principal: Principal) -> list[str]:
-    if principal.scope_paths("clerk", "head"):
+    if scope_paths(principal, "request.file_for_others"):
         return list(requests.KIND_LABELS)
     return [kind for kind in requests.KIND_LABELS if kind in requests.STAFF_KINDS]
 
@@ -85,8 +88,8 @@ class RequestPages(Controller):
         agency: FromQuery[str | None] = None,
         mine: FromQuery[bool] = False,
     ) -> Template:
-        rows = await workflow.list_requests(
-            principal, requests.DOMAIN, states=[state_] if state_ else None, kind=kind or None,
+        rows = await engine.list_records(
+            principal, FLOW, states=[state_] if state_ else None, kind=kind or None,
             agency_code=agency or None, mine=mine,
         )
         return await render(
@@ -130,8 +133,8 @@ class RequestPages(Controller):
     @get("/requests/{request_id:int}")
     async def detail(self, request: Request, principal: CurrentPrincipal, request_id: FromPath[int],
                      filed: FromQuery[bool] = False) -> Template:
-        item = await workflow.get_request(principal, request_id, requests.DOMAIN)
-        await notify.mark_read(principal, request_id)
+        item = await engine.get_record(principal, FLOW, request_id)
+        await notify.mark_read(principal, FLOW.url(request_id))
         certificate = await certs.find_by_fingerprint(item["target_certificate"]) if item["target_certificate"] else None
         return await render(request, "requests/detail.html", item=item, filed=filed, state_labels=STATE_LABELS,
                             reasons=REASON_LABELS, certificate=certs.certificate_json(certificate) if certificate else None)
@@ -142,46 +145,5 @@ class RequestPages(Controller):
         if action not in ("approve", "reject", "withdraw"):
             raise Invalid(f"unknown action {action}")
         form = await request.form()
-        await workflow.take(principal, request_id, action, str(form.get("reason") or ""), domain=requests.DOMAIN)
+        await engine.take(principal, FLOW, request_id, action, str(form.get("reason") or ""))
         return Redirect(f"/requests/{request_id}", status_code=303)
-
-    @post("/me/notifications/read")
-    async def mark_notifications_read(self, principal: CurrentPrincipal) -> Redirect:
-        await notify.mark_read(principal)
-        return Redirect("/me#todo", status_code=303)
-
-    @get("/inbox", guards=[may("request.decide")])
-    async def inbox(self, request: Request, principal: CurrentPrincipal, done: FromQuery[int | None] = None) -> Template:
-        return await self._inbox_page(request, principal, done=done)
-
-    async def _inbox_page(self, request: Request, principal: Principal, *, done: int | None = None, error: str = "",
-                          results: list[dict[str, Any]] | None = None, selected: set[int] | None = None,
-                          status_code: int = 200) -> Template:
-        rows = await workflow.inbox(principal)
-        failed = {r["id"]: r.get("error") for r in (results or []) if not r.get("ok")}
-        return await render(request, "requests/inbox.html", status_code=status_code, rows=rows, done=done,
-                            error=error, failed=failed, selected=selected or set(), reasons=REASON_LABELS)
-
-    @post("/inbox", guards=[may("request.decide")])
-    async def decide(self, request: Request, principal: CurrentPrincipal) -> Any:
-        form = await request.form()
-        selected = [int(value) for value in form.getall("selected") if str(value).isdigit()] if "selected" in form else []
-        action = form.get("action")
-        if not selected:
-            return await self._inbox_page(request, principal, error="Chưa chọn yêu cầu nào.", status_code=422)
-        shared_reason = str(form.get("reason") or "").strip()
-        approve, reject = [], []
-        if action == "approve":
-            approve = selected
-        else:
-            reject = [{"id": i, "reason": str(form.get(f"reason_{i}") or "").strip() or shared_reason} for i in selected]
-        try:
-            results = await workflow.decide_many(principal, requests.DOMAIN, approve, reject)
-        except RegistryError as error:
-            return await self._inbox_page(
-                request, principal, status_code=error.status_code, results=error.extra.get("results"),
-                selected=set(selected),
-                error="Chưa ghi nhận quyết định nào: có yêu cầu không xử lý được (xem các dòng được đánh dấu). "
-                      + ("Từ chối cần nêu lý do." if action != "approve" else ""),
-            )
-        return Redirect(f"/inbox?done={len(results)}", status_code=303)

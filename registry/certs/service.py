@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from registry import db
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.auth.permissions import allowed, authorize
+from registry.auth.permissions import authorize, may, scope
 from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
 from registry.certs.reasons import REVOCATION_REASONS
@@ -33,8 +33,6 @@ SEARCH_KEY_LENGTH = 700
 _SOURCE = re.compile(r"^[a-z_]{1,20}$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 # Roles that see the whole province, certificates linked to no agency included.
-PROVINCE_ROLES = ("operator", "admin")
-SCOPED_ROLES = ("clerk", "head", "operator", "admin")
 
 ROW_COLUMNS = (
     Certificate.all_columns(),
@@ -142,8 +140,8 @@ def may_see(actor: Principal, row: Mapping[str, Any]) -> bool:
     if actor.person_id is not None and actor.person_id in (row["holder"], row["custodian"]):
         return True
     if row.get("agency_path"):
-        return allowed(actor, "certificate.read", row["agency_path"])
-    return actor.has_role(*PROVINCE_ROLES)
+        return may(actor, "certificate.read", row["agency_path"])
+    return may(actor, "certificate.read_unowned")
 
 
 async def get_row(actor: Principal, fingerprint: str) -> dict[str, Any]:
@@ -526,10 +524,10 @@ def _scope_condition(actor: Principal):
         nonlocal condition
         condition = extra if condition is None else condition | extra
 
-    scoped = agencies.under_any(Certificate.agency.path, actor.scope_paths(*SCOPED_ROLES))
+    scoped = scope(actor, "certificate.read", Certificate.agency.path)
     if scoped is not None:
         either(scoped)
-    if actor.has_role(*PROVINCE_ROLES):
+    if may(actor, "certificate.read_unowned"):
         either(Certificate.agency.is_null())
     if actor.person_id is not None:
         either((Certificate.holder == actor.person_id) | (Certificate.custodian == actor.person_id))
@@ -570,7 +568,7 @@ async def list_certificates(
         query = query.where(scope)
     if agency_code:
         agency = await agencies.find_row(agency_code)
-        if agency is None or not (actor.is_system or allowed(actor, "certificate.read", agency["path"])):
+        if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
         query = query.where(Certificate.agency.path.like(f"{agency['path']}%"))
     if status:

@@ -4,6 +4,7 @@ from piccolo.table import Table
 
 from registry.agencies.tables import Agency
 from registry.people.tables import Person
+from registry.workflow.tables import WorkflowRecord
 
 
 class Certificate(Table, tablename="certificate"):
@@ -43,3 +44,15 @@ class Certificate(Table, tablename="certificate"):
     source = Varchar(length=20, default="upload")  # upload, ca_result, dev_ca
     imported_at = Timestamptz()
     imported_by = Integer(null=True, default=None)
+
+
+class CertRequest(WorkflowRecord, Table, tablename="cert_request"):
+    """A request about a certificate (new, renew, change, unlock, revoke), moved by the workflow engine."""
+
+    # The certificate acted on (renew, change, unlock, revoke) ...
+    certificate = ForeignKey(references=Certificate, null=True, default=None, on_delete=OnDelete.restrict, index=True)
+    # ... and the one issued in answer (new, renew, change), once fulfilled.
+    issued_certificate = ForeignKey(references=Certificate, null=True, default=None, on_delete=OnDelete.restrict)
+    # The revocation reason (registry.certs.reasons), for revoke requests.
+    reason = Varchar(length=30, default="")
+    batch_id = Integer(null=True, default=None, index=True)

@@ -14,11 +14,13 @@ LIVE_COUNTED_KINDS = ("decision_needed",)
 SITE_NAME = "Cơ sở dữ liệu chứng thư số tỉnh Quảng Ninh"
 
 
-async def enqueue(*, user_id: int, email: str, kind: str, message: str, request_id: int | None = None) -> None:
+async def enqueue(*, user_id: int, email: str, kind: str, message: str, request_id: int | None = None,
+                  url: str = "") -> None:
     """A notification for the user and a mail in the outbox; call inside the event's transaction."""
     moment = now()
     await Notification.insert(
-        Notification(user=user_id, kind=kind, request_id=request_id, message=message[:500], created_at=moment)
+        Notification(user=user_id, kind=kind, request_id=request_id, url=url[:200], message=message[:500],
+                     created_at=moment)
     )
     if email:
         await OutboxMessage.insert(
@@ -46,13 +48,13 @@ async def recent(actor: Principal, limit: int = 20) -> list[dict[str, Any]]:
     ).order_by(Notification.id, ascending=False).limit(limit)
 
 
-async def mark_read(actor: Principal, request_id: int | None = None) -> None:
+async def mark_read(actor: Principal, url: str | None = None) -> None:
     """Bookkeeping of what the user has seen: not a change of registry data, so not audited."""
     if actor.user_id is None:
         return
     query = Notification.update({Notification.read_at: now()}).where(
         (Notification.user == actor.user_id) & Notification.read_at.is_null()
     )
-    if request_id is not None:
-        query = query.where(Notification.request_id == request_id)
+    if url is not None:
+        query = query.where(Notification.url == url)
     await query

@@ -11,6 +11,8 @@ class Notification(Table, tablename="notification"):
     user = ForeignKey(references=UserAccount, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=40)
     request_id = Integer(null=True, default=None)
+    # The page the notice leads to (the request's page, whatever its flow).
+    url = Varchar(length=200, default="")
     message = Varchar(length=500)
     created_at = Timestamptz()
     read_at = Timestamptz(null=True, default=None)

@@ -7,10 +7,11 @@ from typing import Any, Mapping
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.auth.permissions import allowed, authorize
+from registry.auth.permissions import allowed, authorize, scope_paths
 from registry.auth.principal import Principal
 from registry.errors import Invalid, NotFound
 from registry.people.tables import Person
+from registry.subtree import within_subtrees
 from registry.text import fold
 from registry.timeutil import now
 
@@ -76,7 +77,27 @@ async def get_row(person_id: int) -> dict[str, Any]:
     return row
 
 
+async def find_by_id_number(id_number: str) -> dict[str, Any] | None:
+    """The one person with this citizen ID, anywhere in the province."""
+    if not id_number:
+        return None
+    return await Person.select(*SELECT_COLUMNS).where(Person.id_number == id_number).first()
+
+
+async def _refuse_taken_id_number(id_number: str | None, person_id: int | None = None) -> None:
+    """Citizen IDs are unique province-wide: a person is one person, wherever they work."""
+    if not id_number:
+        return
+    other = await Person.select(Person.id).where(Person.id_number == id_number).first()
+    if other is not None and other["id"] != person_id:
+        raise Invalid(
+            "another person already has this citizen ID", code="id_number_taken",
+            fields={"id_number": "belongs to another person"},
+        )
+
+
 async def insert_person(agency: Mapping[str, Any], fields: Mapping[str, Any]) -> int:
+    await _refuse_taken_id_number(fields.get("id_number"))
     moment = now()
     person = Person(
         agency=agency["id"],
@@ -122,6 +143,8 @@ async def update_person(actor: Principal, person_id: int, changes: Mapping[str, 
             raise NotFound(f"no person with id {person_id}")
         authorize(actor, "person.manage", row["agency_path"])
         changed = {key: value for key, value in cleaned.items() if row[key] != value}
+        if "id_number" in changed:
+            await _refuse_taken_id_number(changed["id_number"], person_id)
         if changed:
             values = {getattr(Person, key): value for key, value in changed.items()}
             values[Person.updated_at] = now()
@@ -139,7 +162,7 @@ async def list_people(
     actor: Principal, *, agency_code: str | None = None, q: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """People in the actor's reach (or in `agency_code`'s subtree, if within reach)."""
-    scopes = actor.scope_paths("clerk", "head", "operator", "admin")
+    scopes = scope_paths(actor, "person.read")
     if agency_code:
         agency = await agencies.get_row(agency_code)
         if not allowed(actor, "person.read", agency["path"]):
@@ -149,9 +172,44 @@ async def list_people(
         return []
     query = Person.select(*SELECT_COLUMNS).order_by(Person.search_key).limit(limit)
     if scopes:
-        query = query.where(agencies.under_any(Person.agency.path, scopes))
+        query = query.where(within_subtrees(Person.agency.path, scopes))
     if q:
         for word in fold(q).split():
             query = query.where(Person.search_key.like(f"%{word}%"))
     rows = await query
     return [person_json(row, restricted=may_see_restricted(actor, row)) for row in rows]
+
+
+# --- one person, one identity ---------------------------------------------------------------------
+
+
+def _same_human(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two person records are, or cannot be told apart from, the same human being: the same
+    citizen ID; or, where either has no ID, the same name and no differing date of birth."""
+    if a["id"] == b["id"]:
+        return True
+    if a["id_number"] and b["id_number"]:
+        return a["id_number"] == b["id_number"]
+    if a["search_key"] != b["search_key"]:
+        return False
+    return a["date_of_birth"] is None or b["date_of_birth"] is None or a["date_of_birth"] == b["date_of_birth"]
+
+
+async def identities(person_ids: list[int]) -> dict[int, frozenset[int]]:
+    """For each person id, every person record that may be the same human (itself included)."""
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return {}
+    columns = (Person.id, Person.id_number, Person.search_key, Person.date_of_birth)
+    people = await Person.select(*columns).where(Person.id.is_in(wanted))
+    numbers = sorted({p["id_number"] for p in people if p["id_number"]})
+    keys = sorted({p["search_key"] for p in people})
+    condition = Person.search_key.is_in(keys) if keys else None
+    if numbers:
+        condition = Person.id_number.is_in(numbers) if condition is None else condition | Person.id_number.is_in(numbers)
+    candidates = await Person.select(*columns).where(condition) if condition is not None else []
+    return {p["id"]: frozenset(c["id"] for c in candidates if _same_human(p, c)) | {p["id"]} for p in people}
+
+
+async def identity_of(person_id: int) -> frozenset[int]:
+    return (await identities([person_id])).get(person_id, frozenset({person_id}))

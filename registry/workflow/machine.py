@@ -1,37 +1,22 @@
-"""The request state machine, declared once: states, transitions, who may take each, and the audit
-action each writes. Certificate requests use REQUEST_MACHINE; account requests derive theirs from it.
+"""State machines, declared by the domains that use them: states with their labels, the initial state,
+transitions (with the policy action each needs and whether a note is required) and effects.
 
-    submitted ─approve→ approved ─batch→ batched ─send→ sent ─fulfil→ fulfilled ─deliver→ delivered
-        │                   ↑──unbatch──┘                  └─fail→ failed
-        ├─reject→ rejected
-        └─withdraw→ withdrawn
+The engine (`registry.workflow.engine`) moves any record through its machine; it knows nothing of
+certificates, accounts or specimens. A machine names which of its transitions the shared inbox offers as
+"approve" and "reject", so that one list holds the decisions of every domain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
-from registry.auth.principal import Principal
+if TYPE_CHECKING:
+    from registry.workflow.engine import Step
 
-STATES = ("submitted", "approved", "rejected", "withdrawn", "batched", "sent", "fulfilled", "failed", "delivered")
-OPEN_STATES = frozenset({"submitted", "approved", "batched", "sent"})
-
-STATE_LABELS = {
-    "submitted": "Chờ phê duyệt",
-    "approved": "Đã phê duyệt",
-    "rejected": "Bị từ chối",
-    "withdrawn": "Đã rút",
-    "batched": "Đã đưa vào danh sách gửi",
-    "sent": "Đã gửi CA",
-    "fulfilled": "CA đã xử lý",
-    "failed": "CA không xử lý được",
-    "delivered": "Đã bàn giao",
-}
-
-# Who may take a transition: the person who filed the request, a head above it who is neither its
-# requester nor its subject, or DoIT staff (operators) whose province it is in.
-REQUESTER, DECIDER, OPERATOR = "requester", "decider", "operator"
+# Something a transition (or the creation of a record) does besides changing the state, inside the same
+# transaction: notify people, mark a certificate, supersede a specimen...
+Effect = Callable[["Step"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -39,65 +24,64 @@ class Transition:
     name: str
     sources: frozenset[str]
     target: str
-    by: str
+    # The policy action (registry.auth.permissions.POLICY) the actor needs on the record.
+    action: str
+    label: str
     needs_note: bool = False
-    label: str = ""
+    # A decision on the record (approve, reject, publish...): who and when are recorded on the record.
+    decision: bool = False
+    effects: tuple[Effect, ...] = ()
 
 
 @dataclass(frozen=True)
 class Machine:
+    states: Mapping[str, str]  # state → Vietnamese label, in the order of the record's life
+    initial: str
     transitions: Mapping[str, Transition]
+    # States in which a record still waits for something (one open request per certificate and kind...).
+    open_states: frozenset[str]
+    # Effects of creating a record (e.g. telling the heads that a request waits for them).
+    on_create: tuple[Effect, ...] = ()
+    # The transitions the shared inbox offers as "approve" and "reject".
+    approve: str = "approve"
+    reject: str = "reject"
 
-    def get(self, name: str) -> Transition:
-        return self.transitions[name]
+    def __post_init__(self) -> None:
+        if self.initial not in self.states:
+            raise ValueError(f"initial state {self.initial} is not a state")
+        for transition in self.transitions.values():
+            unknown = (set(transition.sources) | {transition.target}) - set(self.states)
+            if unknown:
+                raise ValueError(f"transition {transition.name} names unknown states {sorted(unknown)}")
+        for name in (self.approve, self.reject):
+            if name not in self.transitions:
+                raise ValueError(f"the inbox transition {name} is not declared")
+
+    def get(self, name: str) -> Transition | None:
+        return self.transitions.get(name)
 
     def available(self, state: str) -> list[Transition]:
         return [t for t in self.transitions.values() if state in t.sources]
 
+    def label(self, state: str) -> str:
+        return self.states.get(state, state)
+
+    @property
+    def decision_transitions(self) -> list[Transition]:
+        return [t for t in self.transitions.values() if t.decision]
+
+    @property
+    def awaiting_decision(self) -> frozenset[str]:
+        """States in which a record waits for the inbox's decision."""
+        return frozenset(self.transitions[self.approve].sources)
+
     def with_transition(self, transition: Transition) -> "Machine":
-        return Machine({**self.transitions, transition.name: transition})
+        return replace(self, transitions={**self.transitions, transition.name: transition})
 
 
-def _machine(*transitions: Transition) -> Machine:
-    return Machine({t.name: t for t in transitions})
-
-
-REQUEST_MACHINE = _machine(
-    Transition("approve", frozenset({"submitted"}), "approved", DECIDER, label="Phê duyệt"),
-    Transition("reject", frozenset({"submitted"}), "rejected", DECIDER, needs_note=True, label="Từ chối"),
-    Transition("withdraw", frozenset({"submitted"}), "withdrawn", REQUESTER, label="Rút yêu cầu"),
-    Transition("batch", frozenset({"approved"}), "batched", OPERATOR, label="Đưa vào danh sách gửi CA"),
-    Transition("unbatch", frozenset({"batched"}), "approved", OPERATOR, label="Bỏ khỏi danh sách"),
-    Transition("send", frozenset({"batched"}), "sent", OPERATOR, label="Đã gửi CA"),
-    Transition("fulfil", frozenset({"sent"}), "fulfilled", OPERATOR, label="CA đã xử lý"),
-    Transition("fail", frozenset({"sent"}), "failed", OPERATOR, needs_note=True, label="CA không xử lý được"),
-    Transition("deliver", frozenset({"fulfilled"}), "delivered", OPERATOR, label="Bàn giao"),
-)
-
-# Accounts on the province's document and mail systems need no CA: DoIT fulfils an approved request.
-ACCOUNT_MACHINE = REQUEST_MACHINE.with_transition(
-    replace(REQUEST_MACHINE.get("fulfil"), sources=frozenset({"approved", "sent"}))
-)
-
-
-def may_take(principal: Principal, transition: Transition, request: Mapping[str, Any]) -> bool:
-    """Whether `principal` may take `transition` on `request` (a row with requester, subject and
-    agency_path). The one place these rules live."""
-    path = request["agency_path"]
-    if transition.by == REQUESTER:
-        return principal.user_id is not None and principal.user_id == request["requester"]
-    if transition.by == DECIDER:
-        return is_decider(principal, request)
-    if transition.by == OPERATOR:
-        return principal.covers("operator", path)
-    return False
-
-
-def is_decider(principal: Principal, request: Mapping[str, Any]) -> bool:
-    """A head of the request's agency or an ancestor; never for their own request or certificate
-    (a head's own request therefore goes to the head above)."""
-    if principal.is_system or not principal.covers("head", request["agency_path"]):
-        return False
-    if principal.user_id is not None and principal.user_id == request["requester"]:
-        return False
-    return not (principal.person_id is not None and principal.person_id == request["subject"])
+def machine(states: Mapping[str, str], initial: str, *transitions: Transition, open_states: frozenset[str],
+            on_create: tuple[Effect, ...] = (), approve: str = "approve", reject: str = "reject") -> Machine:
+    return Machine(
+        states=dict(states), initial=initial, transitions={t.name: t for t in transitions},
+        open_states=open_states, on_create=on_create, approve=approve, reject=reject,
+    )

@@ -1,0 +1,98 @@
+"""Domains as plugins. Each domain package describes what it brings in its `plugin.py` (`DOMAIN`): its
+Piccolo app (tables and migrations), API routes, pages, the flows it moves through the workflow engine,
+menu entries, to-do counters, sections of the user's own page, and background tasks. `create_app`
+receives the list; nothing registers itself by being imported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+
+if TYPE_CHECKING:
+    from registry.auth.principal import Principal
+    from registry.workflow.engine import Flow
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    # None: everyone; "signed_in": any user; otherwise a policy action the user must hold somewhere.
+    needs: str | None = None
+    # Position in the menu (lower first).
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A section a domain adds to a page it does not own (e.g. "my certificates" on /me): `load` returns
+    the data its template reads as `data`."""
+
+    template: str
+    load: Callable[["Principal", "Domains"], Awaitable[dict[str, Any]]]
+    order: int = 50
+
+
+# Async functions (principal, domains) → how many things wait for them, summed into the menu's badge.
+TodoCounter = Callable[["Principal", "Domains"], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    piccolo_app: str | None = None
+    api: Sequence[Any] = ()  # route handlers mounted under /api/v1
+    pages: Sequence[Any] = ()  # route handlers at the top level (HTML pages, files)
+    flows: Sequence["Flow"] = ()
+    nav: Sequence[NavItem] = ()
+    todo_counters: Sequence[TodoCounter] = ()
+    me_sections: Sequence[PageSection] = ()
+    # Async callables started with the app and stopped with it (background work).
+    on_startup: Sequence[Callable[..., Any]] = ()
+    on_shutdown: Sequence[Callable[..., Any]] = ()
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The domains an application was built with, and what they bring together."""
+
+    items: tuple[Domain, ...]
+    flows: tuple["Flow", ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [d.name for d in self.items]
+        if len(set(names)) != len(names):
+            raise ValueError(f"domain names repeat: {names}")
+        object.__setattr__(self, "flows", tuple(flow for d in self.items for flow in d.flows))
+
+    def flow(self, name: str) -> "Flow | None":
+        return next((flow for flow in self.flows if flow.name == name), None)
+
+    @property
+    def nav(self) -> list[NavItem]:
+        return sorted((item for d in self.items for item in d.nav), key=lambda item: item.order)
+
+    @property
+    def todo_counters(self) -> list[TodoCounter]:
+        return [counter for d in self.items for counter in d.todo_counters]
+
+    @property
+    def me_sections(self) -> list[PageSection]:
+        return sorted((s for d in self.items for s in d.me_sections), key=lambda s: s.order)
+
+    @property
+    def piccolo_apps(self) -> list[str]:
+        return [d.piccolo_app for d in self.items if d.piccolo_app]
+
+
+def standard_domains() -> list[Domain]:
+    """The registry's domains, in menu and dependency order."""
+    from registry.agencies.plugin import DOMAIN as agencies
+    from registry.audit.plugin import DOMAIN as audit
+    from registry.auth.plugin import DOMAIN as auth
+    from registry.certs.plugin import DOMAIN as certs
+    from registry.notify.plugin import DOMAIN as notify
+    from registry.people.plugin import DOMAIN as people
+    from registry.workflow.plugin import DOMAIN as workflow
+
+    return [agencies, people, auth, audit, certs, notify, workflow]

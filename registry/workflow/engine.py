@@ -1,0 +1,494 @@
+"""The one engine that moves records of every flow through their machines.
+
+A flow (`Flow`) is a domain's use of the engine: its table (which mixes in `WorkflowRecord`), its machine,
+its labels and the JSON of its own columns. The engine creates records, judges and applies transitions
+with compare-and-set on the record's version, writes the history event and the audit entry, runs the
+transition's effects, all in one transaction; it lists what waits for a decider across every flow, and
+judges a whole list of decisions before writing any.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from piccolo.table import Table
+
+from registry import db
+from registry.audit import service as audit
+from registry.auth import permissions
+from registry.auth.permissions import Involvement
+from registry.auth.principal import Principal
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
+from registry.people import service as people
+from registry.timeutil import now
+from registry.workflow.machine import Machine, Transition
+from registry.workflow.tables import WorkflowEvent
+
+MAX_NOTE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A domain's records moved by the engine."""
+
+    name: str  # "cert", "account", ...: the `domain` of the API, the prefix of audit actions
+    label: str  # "Yêu cầu chứng thư số"
+    table: type[Table]
+    machine: Machine
+    kind_labels: Mapping[str, str]
+    # The record's page, for links from the shared inbox and notifications.
+    page_path: str  # e.g. "/requests/{id}"
+    # Joined columns the domain's JSON needs, and that JSON.
+    extra_columns: tuple[Any, ...] = ()
+    describe: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda row: {})
+
+    @property
+    def record_type(self) -> str:
+        """The audit log's object type: `cert_request`, `account_request`, ..."""
+        return f"{self.name}_request"
+
+    def url(self, record_id: int) -> str:
+        return self.page_path.format(id=record_id)
+
+    def kind_label(self, kind: str) -> str:
+        return self.kind_labels.get(kind, kind)
+
+    @cached_property
+    def select_columns(self) -> tuple[Any, ...]:
+        table: Any = self.table
+        return (
+            table.all_columns(),
+            table.agency.code.as_alias("agency_code"),
+            table.agency.name.as_alias("agency_name"),
+            table.agency.path.as_alias("agency_path"),
+            table.requester.username.as_alias("requester_username"),
+            table.requester.person.full_name.as_alias("requester_name"),
+            table.subject.full_name.as_alias("subject_name"),
+            table.decided_by.username.as_alias("decided_by_username"),
+            table.decided_by.person.full_name.as_alias("decided_by_name"),
+            *self.extra_columns,
+        )
+
+
+@dataclass
+class NewRecord:
+    kind: str
+    agency: Mapping[str, Any]  # the agency row (id, code, path)
+    summary: str
+    details: dict[str, Any]
+    subject_person_id: int | None = None
+    urgent: bool = False
+    search_text: str = ""
+    # The domain's own columns: {column name: value}.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    """What an effect is told: who moved which record of which flow, along which transition (None for the
+    record's creation), with what note. `row` is the record as it was before the step."""
+
+    actor: Principal
+    flow: Flow
+    row: Mapping[str, Any]
+    transition: Transition | None
+    note: str = ""
+
+    @property
+    def target(self) -> str:
+        return self.transition.target if self.transition else self.flow.machine.initial
+
+
+# --- creating -----------------------------------------------------------------------------------
+
+
+async def create(actor: Principal, flow: Flow, new: NewRecord) -> int:
+    """Insert a record in its machine's initial state with its first history event, audit entry and
+    creation effects. Joins the caller's transaction (the caller checked the domain's rules)."""
+    moment = now()
+    initial = flow.machine.initial
+    async with db.transaction():
+        record = flow.table(
+            kind=new.kind, state=initial, version=1, agency=new.agency["id"], requester=actor.user_id,
+            subject=new.subject_person_id, urgent=new.urgent,
+            details=json.dumps(new.details, ensure_ascii=False, default=str),
+            summary=new.summary[:300], search_key=new.search_text[:400], created_at=moment, updated_at=moment,
+            **new.extra,
+        )
+        await record.save()
+        record_id = record.id  # type: ignore[attr-defined]
+        await _record_event(actor, flow, record_id, "submit", "", initial, "", moment)
+        audit.record(
+            actor, f"{flow.name}_request.submit", flow.record_type, record_id,
+            after={"kind": new.kind, "agency_code": new.agency["code"], "summary": new.summary, "urgent": new.urgent},
+        )
+        row = {"id": record_id, "kind": new.kind, "state": initial, "requester": actor.user_id,
+               "subject": new.subject_person_id, "agency_path": new.agency["path"], "summary": new.summary,
+               "urgent": new.urgent, **new.extra}
+        step = Step(actor, flow, row, None)
+        for effect in flow.machine.on_create:
+            await effect(step)
+    return record_id
+
+
+async def _record_event(actor: Principal, flow: Flow, record_id: int, transition: str, from_state: str,
+                        to_state: str, note: str, moment: Any) -> None:
+    await WorkflowEvent.insert(
+        WorkflowEvent(flow=flow.name, record_id=record_id, at=moment, actor_id=actor.user_id, actor=actor.label,
+                      transition=transition, from_state=from_state, to_state=to_state, note=note)
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def find_row(flow: Flow, record_id: int) -> dict[str, Any] | None:
+    table: Any = flow.table
+    return await table.select(*flow.select_columns).where(table.id == record_id).first()
+
+
+def can_view(actor: Principal, row: Mapping[str, Any]) -> bool:
+    if actor.is_system or permissions.is_involved(actor, Involvement.of(row)):
+        return True
+    return permissions.may(actor, "request.read", row["agency_path"])
+
+
+async def get_visible_row(actor: Principal, flow: Flow, record_id: int) -> dict[str, Any]:
+    row = await find_row(flow, record_id)
+    if row is None or not can_view(actor, row):
+        raise NotFound(f"no {flow.name} request {record_id}", code="request_not_found", params={"id": record_id})
+    return row
+
+
+async def history(flow: Flow, record_id: int) -> list[dict[str, Any]]:
+    rows = await WorkflowEvent.select().where(
+        (WorkflowEvent.record_id == record_id) & (WorkflowEvent.flow == flow.name)
+    ).order_by(WorkflowEvent.id)
+    machine = flow.machine
+    return [
+        {"at": r["at"], "actor": r["actor"], "transition": r["transition"],
+         "transition_label": _transition_label(machine, r["transition"]), "from_state": r["from_state"] or None,
+         "to_state": r["to_state"], "to_state_label": machine.label(r["to_state"]), "note": r["note"] or None}
+        for r in rows
+    ]
+
+
+def _transition_label(machine: Machine, name: str) -> str:
+    transition = machine.get(name)
+    return transition.label if transition else "Lập yêu cầu" if name == "submit" else name
+
+
+def involvement(row: Mapping[str, Any], identities: Mapping[int, frozenset[int]] | None = None) -> Involvement:
+    """Who filed the record and every person record that may be the person it is about."""
+    subject = row.get("subject")
+    subjects = (identities or {}).get(subject, frozenset({subject})) if subject else frozenset()
+    return Involvement(requester=row.get("requester"), subjects=subjects)
+
+
+def may_take(actor: Principal, transition: Transition, row: Mapping[str, Any],
+             identities: Mapping[int, frozenset[int]] | None = None) -> bool:
+    return permissions.may(actor, transition.action, row["agency_path"], involvement(row, identities))
+
+
+def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any]) -> list[str]:
+    return [t.name for t in flow.machine.available(row["state"]) if may_take(actor, t, row)]
+
+
+def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
+                events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The record as the API shows it: the engine's fields, then the domain's own."""
+    body = {
+        "domain": flow.name,
+        "id": row["id"],
+        "kind": row["kind"],
+        "kind_label": flow.kind_label(row["kind"]),
+        "state": row["state"],
+        "state_label": flow.machine.label(row["state"]),
+        "agency_code": row["agency_code"],
+        "agency_name": row["agency_name"],
+        "summary": row["summary"],
+        "urgent": row["urgent"],
+        "requester": row["requester_username"],
+        "requester_name": row["requester_name"],
+        "subject": {"id": row["subject"], "full_name": row["subject_name"]} if row["subject"] else None,
+        "details": json.loads(row["details"] or "{}"),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "decided_at": row["decided_at"],
+        "decided_by": row["decided_by_username"],
+        "decided_by_name": row["decided_by_name"],
+        "decision_note": row["decision_note"] or None,
+        "url": flow.url(row["id"]),
+        "actions": actions_for(actor, flow, row),
+        **flow.describe(row),
+    }
+    if events is not None:
+        body["history"] = events
+    return body
+
+
+async def get_record(actor: Principal, flow: Flow, record_id: int) -> dict[str, Any]:
+    row = await get_visible_row(actor, flow, record_id)
+    return record_json(actor, flow, row, await history(flow, record_id))
+
+
+def _own_condition(actor: Principal, table: Any) -> Any:
+    own = None
+    if actor.user_id is not None:
+        own = table.requester == actor.user_id
+    if actor.person_id is not None:
+        about_me = table.subject == actor.person_id
+        own = about_me if own is None else own | about_me
+    return own
+
+
+async def list_records(
+    actor: Principal,
+    flow: Flow,
+    *,
+    states: Iterable[str] | None = None,
+    agency_code: str | None = None,
+    mine: bool = False,
+    kind: str | None = None,
+    urgent_only: bool = False,
+    extra_condition: Any = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Records the actor may see (theirs, or in the subtrees where they read requests), urgent first, then
+    oldest first."""
+    table: Any = flow.table
+    query = table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at).limit(limit)
+    own = _own_condition(actor, table)
+    if mine:
+        if own is None:
+            return []
+        query = query.where(own)
+    elif not actor.is_system:
+        scoped = permissions.scope(actor, "request.read", table.agency.path)
+        visible = own if scoped is None else (scoped if own is None else scoped | own)
+        if visible is None:
+            return []
+        query = query.where(visible)
+    if states:
+        query = query.where(table.state.is_in(list(states)))
+    if agency_code:
+        query = query.where(table.agency.code == agency_code.strip().upper())
+    if kind:
+        query = query.where(table.kind == kind)
+    if urgent_only:
+        query = query.where(table.urgent == True)  # noqa: E712
+    if extra_condition is not None:
+        query = query.where(extra_condition)
+    return [record_json(actor, flow, row) for row in await query]
+
+
+# --- the inbox: what waits for a decision, across every flow ----------------------------------------
+
+
+async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozenset[int]) -> Any:
+    """Records of `flow` waiting for a decision the actor may take: in the subtrees where their role
+    decides, minus those they filed or that are about them. None when they decide nothing there."""
+    if actor.is_system:
+        return None
+    table: Any = flow.table
+    approve = flow.machine.transitions[flow.machine.approve]
+    scoped = permissions.scope(actor, approve.action, table.agency.path)
+    if scoped is None:
+        return None
+    condition = table.state.is_in(sorted(flow.machine.awaiting_decision)) & scoped
+    if permissions.POLICY[approve.action].not_involved:
+        if actor.user_id is not None:
+            condition = condition & ((table.requester != actor.user_id) | table.requester.is_null())
+        if identity:
+            condition = condition & (table.subject.not_in(sorted(identity)) | table.subject.is_null())
+    return condition
+
+
+async def _identity(actor: Principal) -> frozenset[int]:
+    return await people.identity_of(actor.person_id) if actor.person_id is not None else frozenset()
+
+
+async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
+    """What waits for this actor's decision in every flow: urgent first, then oldest first."""
+    identity = await _identity(actor)
+    items: list[tuple[Flow, dict[str, Any]]] = []
+    for flow in flows:
+        condition = await _awaiting_decision_by(actor, flow, identity)
+        if condition is None:
+            continue
+        table: Any = flow.table
+        rows = await table.select(*flow.select_columns).where(condition).order_by(
+            table.urgent, ascending=False).order_by(table.created_at).limit(limit)
+        items.extend((flow, row) for row in rows)
+    items.sort(key=lambda item: (not item[1]["urgent"], item[1]["created_at"], item[0].name, item[1]["id"]))
+    return [record_json(actor, flow, row) for flow, row in items[:limit]]
+
+
+async def pending_count(actor: Principal, flows: Sequence[Flow]) -> int:
+    if actor.is_system or not any(permissions.may(actor, f.machine.transitions[f.machine.approve].action) for f in flows):
+        return 0
+    identity = await _identity(actor)
+    total = 0
+    for flow in flows:
+        condition = await _awaiting_decision_by(actor, flow, identity)
+        if condition is not None:
+            total += await flow.table.count().where(condition)
+    return total
+
+
+# --- transitions --------------------------------------------------------------------------------
+
+
+async def take(actor: Principal, flow: Flow, record_id: int, transition_name: str, note: str = "") -> dict[str, Any]:
+    """Move one record along `transition_name`, or refuse with 404/403/409/422 and change nothing."""
+    async with db.transaction():
+        row = await get_visible_row(actor, flow, record_id)
+        identities = await people.identities([row["subject"]] if row["subject"] else [])
+        transition = judge(actor, flow, row, transition_name, note, identities)
+        await apply(actor, flow, row, transition, note)
+    return await get_record(actor, flow, record_id)
+
+
+def judge(actor: Principal, flow: Flow, row: Mapping[str, Any], transition_name: str, note: str,
+          identities: Mapping[int, frozenset[int]] | None = None) -> Transition:
+    """The transition if the actor may take it on the record now; else the reason why not."""
+    transition = flow.machine.get(transition_name)
+    if transition is None:
+        raise Invalid(f"{flow.name} requests have no action {transition_name}", code="unknown_action",
+                      params={"action": transition_name})
+    if row["state"] not in transition.sources:
+        raise Conflict(
+            f"request {row['id']} is {row['state']}; it can no longer be {transition.target}",
+            code="state_changed",
+            params={"id": row["id"], "state": flow.machine.label(row["state"]), "action": transition.label},
+        )
+    if not may_take(actor, transition, row, identities):
+        if permissions.holds_role_for(actor, transition.action, row["agency_path"]):
+            raise Forbidden(
+                f"you cannot decide on request {row['id']}: it is your own or about you; the head above decides",
+                code="own_request", params={"id": row["id"]},
+            )
+        raise Forbidden(f"your roles do not allow you to {transition.name} request {row['id']}",
+                        code="not_permitted", params={"id": row["id"], "action": transition.label})
+    cleaned = (note or "").strip()
+    if transition.needs_note and not cleaned:
+        raise Invalid(f"a reason is required to {transition.name} request {row['id']}", code="reason_required",
+                      fields={"reason": "is required"}, params={"id": row["id"]})
+    if len(cleaned) > MAX_NOTE_LENGTH:
+        raise Invalid(f"the reason has more than {MAX_NOTE_LENGTH} characters", code="text_too_long",
+                      fields={"reason": f"at most {MAX_NOTE_LENGTH} characters"}, params={"max": MAX_NOTE_LENGTH})
+    return transition
+
+
+async def apply(actor: Principal, flow: Flow, row: Mapping[str, Any], transition: Transition, note: str,
+                values: Mapping[Any, Any] | None = None) -> None:
+    """Write a judged transition: compare-and-set on the version, history, audit, effects. `values` sets
+    domain columns in the same update (e.g. the certificate a fulfilment issued)."""
+    table: Any = flow.table
+    moment = now()
+    note = (note or "").strip()
+    update: dict[Any, Any] = {table.state: transition.target, table.version: row["version"] + 1, table.updated_at: moment}
+    if transition.decision:
+        update.update({table.decided_by: actor.user_id, table.decided_at: moment, table.decision_note: note})
+    update.update(values or {})
+    # Compare-and-set: of two concurrent transitions, the second finds the version moved on.
+    changed = await table.update(update).where(
+        (table.id == row["id"]) & (table.version == row["version"]) & (table.state == row["state"])
+    ).returning(table.id)
+    if not changed:
+        raise Conflict(f"request {row['id']} was changed by someone else; reload it", code="changed_concurrently",
+                       params={"id": row["id"]})
+    await _record_event(actor, flow, row["id"], transition.name, row["state"], transition.target, note, moment)
+    audit.record(
+        actor, f"{flow.name}_request.{transition.name}", flow.record_type, row["id"],
+        before={"state": row["state"]}, after={"state": transition.target, "note": note or None},
+    )
+    step = Step(actor, flow, row, transition, note)
+    for effect in transition.effects:
+        await effect(step)
+
+
+@dataclass(frozen=True)
+class Decision:
+    flow: Flow
+    record_id: Any
+    decision: str  # "approve" or "reject": the inbox's words, mapped to each machine's transitions
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    decision: Decision
+    status: int = 200
+    code: str | None = None
+    error: str | None = None
+    state: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "domain": self.decision.flow.name, "id": self.decision.record_id, "decision": self.decision.decision,
+            "ok": self.error is None,
+        }
+        if self.error:
+            body.update(status=self.status, code=self.code, error=self.error)
+        else:
+            body["state"] = self.state
+        return body
+
+
+async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+    """Approve and reject a whole list, of any flows, at once. Every item is judged before anything is
+    written; if any fails, nothing is written and the error lists every item's outcome."""
+    if not decisions:
+        raise Invalid("nothing to decide: give ids to approve and/or reject", code="nothing_to_decide",
+                      fields={"approve": "empty list"})
+    async with db.transaction():
+        outcomes = [Outcome(d) for d in decisions]
+        rows: dict[int, dict[str, Any]] = {}
+        seen: set[tuple[str, int]] = set()
+        for index, outcome in enumerate(outcomes):
+            item = outcome.decision
+            try:
+                if not isinstance(item.record_id, int) or isinstance(item.record_id, bool):
+                    raise Invalid(f"{item.record_id!r} is not a request id", code="invalid_id")
+                if (item.flow.name, item.record_id) in seen:
+                    raise Invalid(f"request {item.record_id} appears twice in the list", code="duplicate_item",
+                                  params={"id": item.record_id})
+                seen.add((item.flow.name, item.record_id))
+                rows[index] = await get_visible_row(actor, item.flow, item.record_id)
+            except RegistryError as error:
+                _fail(outcome, error)
+        identities = await people.identities([row["subject"] for row in rows.values() if row["subject"]])
+        judged: list[tuple[Outcome, dict[str, Any], Transition]] = []
+        for index, row in rows.items():
+            outcome = outcomes[index]
+            item = outcome.decision
+            machine = item.flow.machine
+            name = machine.approve if item.decision == "approve" else machine.reject
+            try:
+                judged.append((outcome, row, judge(actor, item.flow, row, name, item.note, identities)))
+            except RegistryError as error:
+                _fail(outcome, error)
+        failures = [o for o in outcomes if o.error]
+        if failures:
+            first = failures[0]
+            error_class = {403: Forbidden, 404: NotFound, 409: Conflict}.get(first.status, Invalid)
+            raise error_class(
+                f"{len(failures)} of {len(outcomes)} decisions cannot be made, so none was: {first.error}",
+                code="decisions_refused",
+                params={"failed": len(failures), "total": len(outcomes), "first": first.error},
+                extra={"results": [o.json() for o in outcomes]},
+            )
+        for outcome, row, transition in judged:
+            await apply(actor, outcome.decision.flow, row, transition, outcome.decision.note)
+            outcome.state = transition.target
+    return [o.json() for o in outcomes]
+
+
+def _fail(outcome: Outcome, error: RegistryError) -> None:
+    from registry.messages import message_for
+
+    outcome.status, outcome.code, outcome.error = error.status_code, error.code, message_for(error)

@@ -1,0 +1,12 @@
+from registry.domains import Domain, NavItem
+from registry.workflow.api import InboxController
+from registry.workflow.pages import InboxPages, pending_decisions_counter
+
+DOMAIN = Domain(
+    name="workflow",
+    piccolo_app="registry.workflow.piccolo_app",
+    api=[InboxController],
+    pages=[InboxPages],
+    nav=[NavItem("/inbox", "Phê duyệt", "request.decide", order=40)],
+    todo_counters=[pending_decisions_counter],
+)
