@@ -7,16 +7,18 @@ import hmac
 import logging
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any, Mapping
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -72,9 +74,54 @@ def in_vietnam_time(value: Any) -> Any:
 
 class ApiResponse(Response):
     def render(self, content: Any, media_type: str, enc_hook: Any = None) -> bytes:  # type: ignore[override]
+        if isinstance(content, (msgspec.Struct, list)) and not isinstance(content, (str, bytes)):
+            # Structs (and lists of them) become builtins with their datetimes intact, to be shown as +07:00.
+            content = msgspec.to_builtins(content, builtin_types=(datetime, date))
         if enc_hook is None:
             return super().render(in_vietnam_time(content), media_type)
         return super().render(in_vietnam_time(content), media_type, enc_hook)
+
+
+# --- documented errors ---------------------------------------------------------------------------
+
+
+class ProblemField(msgspec.Struct):
+    field: str
+    message: str
+    code: str | None = None
+
+
+class Problem(msgspec.Struct):
+    """An error as RFC 9457 problem details, with the registry's stable `code`."""
+
+    title: str
+    status: int
+    detail: str
+    code: str
+    type: str = "about:blank"
+    errors: list[ProblemField] | None = None
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "No or invalid credentials",
+    403: "A role or agency that may not act",
+    404: "Does not exist or may not be seen",
+    409: "The current state no longer allows this",
+    413: "Upload too large",
+    422: "Invalid input; `errors` names the fields",
+    429: "Too many attempts; see Retry-After",
+    503: "The database is busy; see Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem+json errors a route may answer with."""
+    return {
+        status: ResponseSpec(data_container=Problem, description=_PROBLEM_DESCRIPTIONS.get(status, "Error"),
+                             media_type="application/problem+json", generate_examples=False)
+        for status in statuses
+    }
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ POLICY: dict[str, Rule] = {
     "request.withdraw": Rule(requester=True),
     "request.decide": Rule((DECIDER_ROLE,), not_involved=True),
     "request.process": Rule((OPERATOR_ROLE,)),
+    # The shared inbox: whoever decides something there (heads decide requests; DoIT reviews what
+    # agencies submit for publication).
+    "inbox.read": Rule((DECIDER_ROLE, OPERATOR_ROLE)),
 }
 
 

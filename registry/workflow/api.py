@@ -16,7 +16,7 @@ from registry.workflow.schemas import InboxDecisions
 class InboxController(Controller):
     path = "/inbox"
     tags = ["inbox"]
-    guards = [may("request.decide")]
+    guards = [may("inbox.read")]
 
     @get("/")
     async def inbox(self, request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ def parse_selection(values: list[str]) -> list[tuple[str, int]]:
 
 class InboxPages(Controller):
     include_in_schema = False
-    guards = [may("request.decide")]
+    guards = [may("inbox.read")]
 
     @get("/inbox")
     async def inbox(self, request: Request, principal: CurrentPrincipal, done: FromQuery[int | None] = None) -> Template:

@@ -7,6 +7,6 @@ DOMAIN = Domain(
     piccolo_app="registry.workflow.piccolo_app",
     api=[InboxController],
     pages=[InboxPages],
-    nav=[NavItem("/inbox", "Phê duyệt", "request.decide", order=40)],
+    nav=[NavItem("/inbox", "Phê duyệt", "inbox.read", order=40)],
     todo_counters=[pending_decisions_counter],
 )
