@@ -87,6 +87,7 @@ class Domains:
 
 def standard_domains() -> list[Domain]:
     """The registry's domains, in menu and dependency order."""
+    from registry.accounts.plugin import DOMAIN as accounts
     from registry.agencies.plugin import DOMAIN as agencies
     from registry.audit.plugin import DOMAIN as audit
     from registry.auth.plugin import DOMAIN as auth
@@ -95,4 +96,4 @@ def standard_domains() -> list[Domain]:
     from registry.people.plugin import DOMAIN as people
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, notify, workflow]
+    return [agencies, people, auth, audit, certs, accounts, notify, workflow]

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 import msgspec
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.di import NamedDependency
@@ -206,7 +206,8 @@ def render_problem(request: Request, problem: ProblemDetailsException) -> Respon
     context = page_context(request)
     context.update(status=status, title=PAGE_TITLES.get(status, "Lỗi"), detail=problem.detail,
                    errors=(problem.extra or {}).get("errors") if isinstance(problem.extra, dict) else None)
-    return Template(template_name="errors/error.html", context=context, status_code=status, headers=problem.headers)
+    return Template(template_name="errors/error.html", context=context, status_code=status, headers=problem.headers,
+                    media_type=MediaType.HTML)
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.connection import ASGIConnection
 from litestar.response import Template
 
@@ -59,4 +59,6 @@ async def render(request: Request, template: str, status_code: int = 200, **cont
     base = page_context(request)
     base["todo_count"] = await todo_count(domains_of(request), base["principal"])
     base.update(context)
-    return Template(template_name=template, context=base, status_code=status_code)
+    # Always HTML, whatever the handler's annotation: a handler that may answer a page or a redirect is
+    # annotated `Any`, which would otherwise label the page application/json (issue 8, point 9).
+    return Template(template_name=template, context=base, status_code=status_code, media_type=MediaType.HTML)

@@ -435,7 +435,8 @@ async def test_clerk_files_through_the_form_and_sees_vietnamese_errors(client, p
     csrf = await sign_in(client, "city_clerk")
     form = {"_csrf": csrf, **{k: v for k, v in new_personal(agency=CITY).items() if k != "kind"}}
     bad = await client.post("/requests/new/new_personal", data={**form, "id_number": "123"})
-    assert bad.status_code == 422
+    # The same page, as a page: a browser never receives JSON (issue 8, point 9).
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
     assert "Số CCCD gồm đúng 12 chữ số" in bad.text and 'aria-invalid="true"' in bad.text
     assert await Request.count() == 0
     good = await client.post("/requests/new/new_personal", data=form)

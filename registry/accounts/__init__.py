@@ -1,5 +1,3 @@
-"""Account requests for the province's document (QLVB) and mail systems (Đ22.1.h), on the same
-state machine as certificate requests (`registry.workflow.machine.ACCOUNT_MACHINE`).
-
-Not built yet (ROADMAP.md, item 4); the package holds the place the layout gives it.
-"""
+"""Accounts on the province's document-management system (QLVB) and official mail system, and the
+requests for them (Đ22.1.h): the same approve – fulfil – hand over life as certificate requests, moved
+by the same workflow engine."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
-from registry.http import CurrentPrincipal, may
+from registry.http import CurrentPrincipal, may, problems
 from registry.web import domains_of
 from registry.workflow import service
-from registry.workflow.schemas import InboxDecisions
+from registry.workflow.schemas import DecisionResults, InboxDecisions, RecordOut
 
 
 class InboxController(Controller):
@@ -18,17 +17,20 @@ class InboxController(Controller):
     tags = ["inbox"]
     guards = [may("inbox.read")]
 
-    @get("/")
-    async def inbox(self, request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    @get("/", responses=problems(401, 403))
+    async def inbox(self, request: Request, principal: CurrentPrincipal) -> list[RecordOut]:
         """What waits for your decision, of every domain: urgent first, then oldest first."""
-        return await service.inbox(principal, domains_of(request))
+        items = await service.inbox(principal, domains_of(request))
+        return msgspec.convert(items, list[RecordOut])
 
-    @post("/decisions", status_code=200)
-    async def decisions(self, request: Request, principal: CurrentPrincipal, data: JSONBody[InboxDecisions]) -> dict[str, Any]:
-        """Approve and reject a list of any domains at once; judged whole before anything is written."""
+    @post("/decisions", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def decisions(self, request: Request, principal: CurrentPrincipal,
+                        data: JSONBody[InboxDecisions]) -> DecisionResults:
+        """Approve and reject a list of any domains at once; judged whole before anything is written. When
+        any item cannot be decided, nothing is, and the problem's `results` gives every item's outcome."""
         results = await service.decide(
             principal, domains_of(request),
             approve=[(item.domain, item.id, "") for item in data.approve],
             reject=[(item.domain, item.id, item.reason) for item in data.reject],
         )
-        return {"results": results}
+        return msgspec.convert({"results": results}, DecisionResults)
