@@ -25,11 +25,12 @@ class NavItem:
 
 @dataclass(frozen=True)
 class PageSection:
-    """A section a domain adds to a page it does not own (e.g. "my certificates" on /me): `load` returns
-    the data its template reads as `data`."""
+    """A section a domain adds to a page it does not own ("my certificates" on /me, a person's accounts on
+    their page): `load(principal, domains, person_id)` returns the data its template reads as `data`;
+    `person_id` is the person the page is about (on /me, the user themself)."""
 
     template: str
-    load: Callable[["Principal", "Domains"], Awaitable[dict[str, Any]]]
+    load: Callable[["Principal", "Domains", "int | None"], Awaitable[dict[str, Any]]]
     order: int = 50
 
 
@@ -47,6 +48,7 @@ class Domain:
     nav: Sequence[NavItem] = ()
     todo_counters: Sequence[TodoCounter] = ()
     me_sections: Sequence[PageSection] = ()
+    person_sections: Sequence[PageSection] = ()
     # Async callables started with the app and stopped with it (background work).
     on_startup: Sequence[Callable[..., Any]] = ()
     on_shutdown: Sequence[Callable[..., Any]] = ()
@@ -79,6 +81,10 @@ class Domains:
     @property
     def me_sections(self) -> list[PageSection]:
         return sorted((s for d in self.items for s in d.me_sections), key=lambda s: s.order)
+
+    @property
+    def person_sections(self) -> list[PageSection]:
+        return sorted((s for d in self.items for s in d.person_sections), key=lambda s: s.order)
 
     @property
     def piccolo_apps(self) -> list[str]:

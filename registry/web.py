@@ -50,9 +50,12 @@ async def todo_count(domains: Domains, principal: Principal | None) -> int:
     return total
 
 
-async def load_sections(request: Request, sections: list[PageSection], principal: Principal) -> list[tuple[str, dict[str, Any]]]:
+async def load_sections(request: Request, sections: list[PageSection], principal: Principal,
+                        person_id: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The sections' templates with their data, about `person_id` (default: the user themself)."""
     domains = domains_of(request)
-    return [(section.template, await section.load(principal, domains)) for section in sections]
+    subject = principal.person_id if person_id is None else person_id
+    return [(section.template, await section.load(principal, domains, subject)) for section in sections]
 
 
 async def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:

@@ -26,11 +26,21 @@ FORM_SKIP = {"_csrf"}
 FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
 
 
-async def my_accounts_section(principal: Principal, _domains: Domains) -> dict[str, Any]:
+async def my_accounts_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
     """The user's accounts and account requests, on their own page (/me)."""
     return {
-        "accounts": await service.accounts_of_person(principal, principal.person_id) if principal.person_id else [],
+        "accounts": await service.accounts_of_person(principal, person_id) if person_id else [],
         "requests": await engine.list_records(principal, FLOW, mine=True, limit=100),
+    }
+
+
+async def person_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
+    """A person's accounts and the account requests about them, on their page (/people/{id})."""
+    if person_id is None:
+        return {"accounts": [], "requests": []}
+    return {
+        "accounts": await service.accounts_of_person(principal, person_id),
+        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100),
     }
 
 

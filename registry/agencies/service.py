@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -11,6 +9,7 @@ from registry import db, validation
 from registry.agencies.codes import AgencyCode, check_child_code, parse_code
 from registry.agencies.tables import Agency, AgencyName, RegistrySetting
 from registry.audit import service as audit
+from registry.csvfile import read_rows
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Invalid, NotFound
@@ -298,29 +297,8 @@ class _Row:
 
 
 def read_csv(content: bytes) -> list[tuple[int, dict[str, str]]]:
-    """Rows of an agency CSV with their line numbers. UTF-8, with or without Excel's BOM."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = content[: error.start].count(b"\n") + 1
-        raise Invalid(f"line {line}: the file is not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise Invalid(f"line 1: the header lacks {', '.join(missing)} (expected code,name,parent_code)")
-    reader.fieldnames = header
-    rows = []
-    try:
-        for record in reader:
-            if None in record:
-                raise Invalid(f"line {reader.line_num}: more values than header columns")
-            if not any((value or "").strip() for value in record.values()):
-                continue
-            rows.append((reader.line_num, {key: (value or "") for key, value in record.items()}))
-    except csv.Error as error:
-        raise Invalid(f"line {reader.line_num}: broken CSV ({error})") from None
-    return rows
+    """Rows of an agency CSV with their line numbers."""
+    return read_rows(content, REQUIRED_COLUMNS)
 
 
 async def import_csv(

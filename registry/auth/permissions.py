@@ -53,6 +53,7 @@ POLICY: dict[str, Rule] = {
     "person.read": Rule(("clerk", "head", "operator", "admin")),
     "person.manage": Rule(("clerk", "operator", "admin")),
     "person.read_restricted": Rule(("clerk", "head", "operator", "admin")),
+    "person.record_departure": Rule(("clerk", "head", "operator", "admin")),
     "certificate.import": Rule(("operator", "admin")),
     # Province-wide readers also see certificates that belong to no agency (CA certificates).
     "certificate.read": Rule(("clerk", "head", "operator", "admin")),

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from argon2 import PasswordHasher
@@ -21,7 +21,7 @@ from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, RoleAssign
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 from registry.people import service as people
 from registry.settings import Settings
-from registry.timeutil import now
+from registry.timeutil import now, parse_moment, to_vietnam
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD_LENGTH = 8
@@ -246,7 +246,7 @@ async def set_active(actor: Principal, username: str, active: bool) -> dict[str,
 # Every request loads its principal, so these two are plain SQL: Piccolo's building of joined selects
 # cost more than the queries themselves (benchmarks/bench_http.py).
 _USER_SQL = (
-    'SELECT u.id, u.username, u.active, p.id AS person_id, p.full_name, a.id AS agency_id, '
+    'SELECT u.id, u.username, u.active, p.id AS person_id, p.full_name, p.left_at, a.id AS agency_id, '
     'a.code AS agency_code, a.path AS agency_path '
     'FROM user_account u JOIN person p ON p.id = u.person JOIN agency a ON a.id = p.agency WHERE u.id = {}'
 )
@@ -256,11 +256,19 @@ _GRANTS_SQL = (
 )
 
 
+def _as_datetime(value: Any) -> datetime:
+    """Raw SQL returns SQLite timestamps as text and PostgreSQL's as datetimes."""
+    return value if isinstance(value, datetime) else parse_moment(str(value).replace(" ", "T", 1))
+
+
 async def load_principal(user_id: int, *, via: str, session_id: int | None = None, csrf_token: str | None = None) -> Principal | None:
     users = await UserAccount.raw(_USER_SQL, user_id)
     if not users or not users[0]["active"]:
         return None
     user = users[0]
+    if user["left_at"] is not None and to_vietnam(_as_datetime(user["left_at"])) <= now():
+        # Whoever left the registry's agencies has no user account from that day (people/departure.py).
+        return None
     grants = await RoleAssignment.raw(_GRANTS_SQL, user_id)
     return Principal(
         user_id=user["id"],

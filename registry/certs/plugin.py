@@ -2,7 +2,7 @@ from registry.certs.api import CertificateController
 from registry.certs.pages import CertificatePages
 from registry.certs.requests import CERT_FLOW
 from registry.certs.requests_api import CertRequestController
-from registry.certs.requests_pages import RequestPages, my_page_section
+from registry.certs.requests_pages import RequestPages, my_page_section, person_section
 from registry.domains import Domain, NavItem, PageSection
 
 DOMAIN = Domain(
@@ -16,4 +16,5 @@ DOMAIN = Domain(
         NavItem("/certificates", "Chứng thư số", "certificate.read", order=50),
     ],
     me_sections=[PageSection("requests/_me.html", my_page_section, order=20)],
+    person_sections=[PageSection("requests/_person.html", person_section, order=20)],
 )

@@ -29,11 +29,21 @@ FLOW = requests.CERT_FLOW
 STATE_LABELS = FLOW.machine.states
 
 
-async def my_page_section(principal: Principal, _domains: Domains) -> dict[str, Any]:
+async def my_page_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
     """The staff member's certificates and requests on their own page (/me)."""
     return {
-        "certificates": await certs.list_for_person(principal.person_id) if principal.person_id else [],
+        "certificates": await certs.list_for_person(person_id) if person_id else [],
         "requests": await engine.list_records(principal, FLOW, mine=True, limit=100),
+    }
+
+
+async def person_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
+    """A person's certificates and the certificate requests about them, on their page (/people/{id})."""
+    if person_id is None:
+        return {"certificates": [], "requests": []}
+    return {
+        "certificates": await certs.list_for_person(person_id),
+        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100),
     }
 
 

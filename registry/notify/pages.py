@@ -14,7 +14,7 @@ from registry.notify import service as notify
 from registry.workflow import engine
 
 
-async def my_notices_section(principal: Principal, domains: Domains) -> dict[str, Any]:
+async def my_notices_section(principal: Principal, domains: Domains, _person_id: int | None) -> dict[str, Any]:
     """What waits for the user: decisions in the inbox, and notices not yet read."""
     return {
         "notifications": await notify.recent(principal),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from registry.http import CurrentPrincipal, may, signed_in
-from registry.people import service
+from registry.http import AppSettings, CurrentPrincipal, may, problems, read_upload, signed_in
+from registry.people import departure, service
+from registry.people.schemas import Departure, DepartureOut, ImportOut
 
 
 class PeopleController(Controller):
@@ -37,3 +38,20 @@ class PeopleController(Controller):
     @patch("/{person_id:int}", guards=[may("person.manage")])
     async def update(self, principal: CurrentPrincipal, person_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         return await service.update_person(principal, person_id, data)
+
+    @post("/{person_id:int}/departure", guards=[may("person.record_departure")], status_code=200,
+          responses=problems(401, 403, 404, 409, 422))
+    async def departure(self, principal: CurrentPrincipal, settings: AppSettings, person_id: FromPath[int],
+                        data: JSONBody[Departure]) -> DepartureOut:
+        """The person moved, retired, left or died on `date`: their user account ends that day, and the
+        revocation of each personal certificate and the cancellation of each account are prepared, each
+        waiting for a head."""
+        result = await departure.record_departure(principal, settings, person_id, data.reason, data.date.isoformat())
+        return DepartureOut(**result)
+
+    @post("/import", guards=[may("person.manage")], status_code=201, responses=problems(401, 403, 413, 422))
+    async def import_csv(self, principal: CurrentPrincipal, request: Request) -> ImportOut:
+        """A CSV of people (header `full_name,agency_code` and any of `position,email,id_number,date_of_birth,phone`);
+        all or nothing, every error named with its line and field."""
+        return ImportOut(**await service.import_csv(principal, await read_upload(request)))
+

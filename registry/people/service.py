@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
+from registry.csvfile import read_rows
 from registry.auth.permissions import allowed, authorize, scope_paths
 from registry.auth.principal import Principal
 from registry.errors import Invalid, NotFound
@@ -43,6 +44,7 @@ def person_json(row: Mapping[str, Any], *, restricted: bool) -> dict[str, Any]:
         "agency_code": row["agency_code"],
         "agency_name": row["agency_name"],
         "left_at": row["left_at"],
+        "departure_reason": row["departure_reason"] or None,
     }
     if restricted:
         body.update({name: row[name] for name in RESTRICTED_FIELDS})
@@ -213,3 +215,53 @@ async def identities(person_ids: list[int]) -> dict[int, frozenset[int]]:
 
 async def identity_of(person_id: int) -> frozenset[int]:
     return (await identities([person_id])).get(person_id, frozenset({person_id}))
+
+
+# --- CSV import of a unit's people ----------------------------------------------------------------
+
+IMPORT_COLUMNS = ("full_name", "agency_code")
+
+
+async def import_csv(actor: Principal, content: bytes) -> dict[str, Any]:
+    """People from a CSV (header full_name,agency_code and any of position, email, id_number,
+    date_of_birth, phone). All or nothing: every error is named with its line and field."""
+    rows = read_rows(content, IMPORT_COLUMNS)
+    if not rows:
+        raise Invalid("the file has no people", code="csv_empty")
+    problems: list[str] = []
+    checked: list[tuple[int, dict[str, Any], str]] = []
+    seen_ids: dict[str, int] = {}
+    for line, record in rows:
+        try:
+            fields = check_fields({name: record.get(name, "") for name in FIELD_CHECKS})
+        except Invalid as error:
+            problems.extend(f"line {line}, {name}: {message}" for name, message in error.fields.items())
+            continue
+        number = fields.get("id_number")
+        if number:
+            if number in seen_ids:
+                problems.append(f"line {line}, id_number: repeats line {seen_ids[number]}")
+            seen_ids[number] = line
+        checked.append((line, fields, record.get("agency_code", "").strip().upper()))
+    async with db.transaction():
+        agencies_by_code: dict[str, dict[str, Any]] = {}
+        for line, fields, code in checked:
+            if code not in agencies_by_code:
+                agencies_by_code[code] = await agencies.find_row(code) if code else None
+            agency = agencies_by_code[code]
+            if agency is None:
+                problems.append(f"line {line}, agency_code: no agency {code or '(empty)'}")
+            elif not allowed(actor, "person.manage", agency["path"]):
+                problems.append(f"line {line}, agency_code: outside your agencies")
+            elif fields.get("id_number") and await find_by_id_number(fields["id_number"]):
+                problems.append(f"line {line}, id_number: belongs to a person already in the registry")
+        if problems:
+            raise Invalid("; ".join(problems[:50]) + ("" if len(problems) <= 50 else f"; and {len(problems) - 50} more"),
+                          code="csv_rows_invalid", params={"count": len(problems)}, extra={"problems": problems})
+        created = []
+        for _line, fields, code in checked:
+            person_id = await insert_person(agencies_by_code[code], fields)
+            created.append(person_id)
+        audit.record(actor, "person.import", "person", f"{len(created)} people",
+                     after={"count": len(created), "ids": created[:1000]})
+    return {"created": len(created), "ids": created}

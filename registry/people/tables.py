@@ -15,6 +15,8 @@ class Person(Table, tablename="person"):
     id_number = Varchar(length=12, default="")
     date_of_birth = Date(null=True, default=None)
     phone = Varchar(length=20, default="")
+    # When they moved, retired, left or died (their user account ends then), and which of these.
     left_at = Timestamptz(null=True, default=None)
+    departure_reason = Varchar(length=20, default="")
     created_at = Timestamptz()
     updated_at = Timestamptz()
