@@ -96,10 +96,11 @@ def standard_domains() -> list[Domain]:
     from registry.accounts.plugin import DOMAIN as accounts
     from registry.agencies.plugin import DOMAIN as agencies
     from registry.audit.plugin import DOMAIN as audit
+    from registry.batches.plugin import DOMAIN as batches
     from registry.auth.plugin import DOMAIN as auth
     from registry.certs.plugin import DOMAIN as certs
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, accounts, notify, workflow]
+    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow]

@@ -44,11 +44,13 @@ class Flow:
     # Joined columns the domain's JSON needs, and that JSON.
     extra_columns: tuple[Any, ...] = ()
     describe: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda row: {})
+    # The audit log's object type, and the prefix of its actions (`cert_request.approve`); by default
+    # `<name>_request`.
+    record_type: str = ""
 
-    @property
-    def record_type(self) -> str:
-        """The audit log's object type: `cert_request`, `account_request`, ..."""
-        return f"{self.name}_request"
+    def __post_init__(self) -> None:
+        if not self.record_type:
+            object.__setattr__(self, "record_type", f"{self.name}_request")
 
     def url(self, record_id: int) -> str:
         return self.page_path.format(id=record_id)
@@ -122,7 +124,7 @@ async def create(actor: Principal, flow: Flow, new: NewRecord) -> int:
         record_id = record.id  # type: ignore[attr-defined]
         await _record_event(actor, flow, record_id, "submit", "", initial, "", moment)
         audit.record(
-            actor, f"{flow.name}_request.submit", flow.record_type, record_id,
+            actor, f"{flow.record_type}.submit", flow.record_type, record_id,
             after={"kind": new.kind, "agency_code": new.agency["code"], "summary": new.summary, "urgent": new.urgent},
         )
         row = {"id": record_id, "kind": new.kind, "state": initial, "requester": actor.user_id,
@@ -291,7 +293,7 @@ async def list_records(
 async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozenset[int]) -> Any:
     """Records of `flow` waiting for a decision the actor may take: in the subtrees where their role
     decides, minus those they filed or that are about them. None when they decide nothing there."""
-    if actor.is_system:
+    if actor.is_system or not flow.machine.in_inbox:
         return None
     table: Any = flow.table
     approve = flow.machine.transitions[flow.machine.approve]
@@ -328,11 +330,12 @@ async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> li
 
 
 async def pending_count(actor: Principal, flows: Sequence[Flow]) -> int:
-    if actor.is_system or not any(permissions.may(actor, f.machine.transitions[f.machine.approve].action) for f in flows):
+    deciding = [f for f in flows if f.machine.in_inbox]
+    if actor.is_system or not any(permissions.may(actor, f.machine.transitions[f.machine.approve].action) for f in deciding):
         return 0
     identity = await _identity(actor)
     total = 0
-    for flow in flows:
+    for flow in deciding:
         condition = await _awaiting_decision_by(actor, flow, identity)
         if condition is not None:
             total += await flow.table.count().where(condition)
@@ -403,7 +406,7 @@ async def apply(actor: Principal, flow: Flow, row: Mapping[str, Any], transition
                        params={"id": row["id"]})
     await _record_event(actor, flow, row["id"], transition.name, row["state"], transition.target, note, moment)
     audit.record(
-        actor, f"{flow.name}_request.{transition.name}", flow.record_type, row["id"],
+        actor, f"{flow.record_type}.{transition.name}", flow.record_type, row["id"],
         before={"state": row["state"]}, after={"state": transition.target, "note": note or None},
     )
     step = Step(actor, flow, row, transition, note)
@@ -469,6 +472,8 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
             machine = item.flow.machine
             name = machine.approve if item.decision == "approve" else machine.reject
             try:
+                if name is None:
+                    raise Invalid(f"{item.flow.name} records are not decided in the inbox", code="not_decided_here")
                 judged.append((outcome, row, judge(actor, item.flow, row, name, item.note, identities)))
             except RegistryError as error:
                 _fail(outcome, error)

@@ -42,9 +42,10 @@ class Machine:
     open_states: frozenset[str]
     # Effects of creating a record (e.g. telling the heads that a request waits for them).
     on_create: tuple[Effect, ...] = ()
-    # The transitions the shared inbox offers as "approve" and "reject".
-    approve: str = "approve"
-    reject: str = "reject"
+    # The transitions the shared inbox offers as "approve" and "reject"; None for records that are
+    # never decided there (a batch to the CA, say).
+    approve: str | None = "approve"
+    reject: str | None = "reject"
 
     def __post_init__(self) -> None:
         if self.initial not in self.states:
@@ -54,7 +55,7 @@ class Machine:
             if unknown:
                 raise ValueError(f"transition {transition.name} names unknown states {sorted(unknown)}")
         for name in (self.approve, self.reject):
-            if name not in self.transitions:
+            if name is not None and name not in self.transitions:
                 raise ValueError(f"the inbox transition {name} is not declared")
 
     def get(self, name: str) -> Transition | None:
@@ -71,16 +72,20 @@ class Machine:
         return [t for t in self.transitions.values() if t.decision]
 
     @property
+    def in_inbox(self) -> bool:
+        return self.approve is not None and self.reject is not None
+
+    @property
     def awaiting_decision(self) -> frozenset[str]:
         """States in which a record waits for the inbox's decision."""
-        return frozenset(self.transitions[self.approve].sources)
+        return frozenset(self.transitions[self.approve].sources) if self.approve else frozenset()
 
     def with_transition(self, transition: Transition) -> "Machine":
         return replace(self, transitions={**self.transitions, transition.name: transition})
 
 
 def machine(states: Mapping[str, str], initial: str, *transitions: Transition, open_states: frozenset[str],
-            on_create: tuple[Effect, ...] = (), approve: str = "approve", reject: str = "reject") -> Machine:
+            on_create: tuple[Effect, ...] = (), approve: str | None = "approve", reject: str | None = "reject") -> Machine:
     return Machine(
         states=dict(states), initial=initial, transitions={t.name: t for t in transitions},
         open_states=open_states, on_create=on_create, approve=approve, reject=reject,

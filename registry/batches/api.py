@@ -1,0 +1,64 @@
+"""JSON routes for DoIT's batches to the CA (CONTRACT.md, "Batches to the CA")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from registry.batches import service
+from registry.batches.schemas import BatchAdd, BatchCreate, BatchOut, Dispatch
+from registry.http import AppSettings, CurrentPrincipal, may, problems
+
+
+def batch_out(body: dict) -> BatchOut:
+    return msgspec.convert(body, BatchOut)
+
+
+class BatchController(Controller):
+    path = "/batches"
+    tags = ["batches to the CA"]
+    guards = [may("request.process")]
+
+    @post("/", status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def create(self, principal: CurrentPrincipal, settings: AppSettings, data: JSONBody[BatchCreate]) -> BatchOut:
+        """Put approved requests in a new batch (state `draft`); all or none."""
+        return batch_out(await service.create_batch(principal, settings, data.request_ids))
+
+    @get("/", responses=problems(401, 403))
+    async def list(self, principal: CurrentPrincipal) -> list[BatchOut]:
+        """Every batch, newest first."""
+        return [batch_out(b) for b in await service.list_batches(principal)]
+
+    @get("/{batch_id:int}", responses=problems(401, 403, 404))
+    async def detail(self, principal: CurrentPrincipal, batch_id: FromPath[int]) -> BatchOut:
+        """The batch with its requests, counts per form and state, and the files sent."""
+        return batch_out(await service.get_batch(principal, batch_id))
+
+    @post("/{batch_id:int}/requests", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def add(self, principal: CurrentPrincipal, batch_id: FromPath[int], data: JSONBody[BatchAdd]) -> BatchOut:
+        """Add approved requests to a batch not yet sent."""
+        return batch_out(await service.add_requests(principal, batch_id, data.request_ids))
+
+    @post("/{batch_id:int}/requests/{request_id:int}/remove", status_code=200, responses=problems(401, 403, 404, 409))
+    async def remove(self, principal: CurrentPrincipal, batch_id: FromPath[int], request_id: FromPath[int]) -> BatchOut:
+        """Take a request out of a batch not yet sent; it waits, approved, for another."""
+        return batch_out(await service.remove_request(principal, batch_id, request_id))
+
+    @get("/{batch_id:int}/export", responses=problems(401, 403, 404, 422))
+    async def export(
+        self, principal: CurrentPrincipal, batch_id: FromPath[int],
+        format_: Annotated[str, QueryParameter(name="format", description="xlsx, csv, json or manifest", max_length=10)] = "xlsx",
+    ) -> Response[bytes]:
+        """The list in the CA's forms; once sent, the very files sent (the manifest gives their SHA-256)."""
+        content, media_type, filename = await service.export(principal, batch_id, format_)
+        return Response(content, media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @post("/{batch_id:int}/sent", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def sent(self, principal: CurrentPrincipal, batch_id: FromPath[int], data: JSONBody[Dispatch]) -> BatchOut:
+        """The batch left for the CA under `dispatch_no`: state `sent`, its files kept as sent."""
+        return batch_out(await service.mark_sent(principal, batch_id, data.dispatch_no,
+                                                 data.dispatched_on.isoformat() if data.dispatched_on else None))

@@ -1,0 +1,99 @@
+"""DoIT's pages for batches: the approved requests waiting (filtered, urgent first) with checkboxes to
+start a batch, the batches, and one batch with its state and contents at a glance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+
+from registry.auth.principal import Principal
+from registry.batches import forms, service
+from registry.certs.requests import KIND_LABELS
+from registry.errors import RegistryError
+from registry.http import AppSettings, CurrentPrincipal, may
+from registry.messages import message_for
+from registry.web import render
+
+
+def _selected(form: Any) -> list[int]:
+    values = form.getall("selected") if "selected" in form else []
+    return [int(v) for v in values if str(v).isdigit() and len(str(v)) < 10]
+
+
+class BatchPages(Controller):
+    include_in_schema = False
+    guards = [may("request.process")]
+
+    @get("/batches")
+    async def index(
+        self, request: Request, principal: CurrentPrincipal,
+        kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
+        agency: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> Template:
+        return await self._index(request, principal, kind=kind or "", agency=agency or "")
+
+    async def _index(self, request: Request, principal: Principal, *, kind: str = "", agency: str = "",
+                     error: str = "", status_code: int = 200) -> Template:
+        return await render(
+            request, "batches/index.html", status_code=status_code, error=error,
+            queue=await service.approved_queue(principal, kind=kind or None, agency_code=agency or None),
+            batches=await service.list_batches(principal), kind=kind, agency=agency, kind_labels=KIND_LABELS,
+            forms=forms, states=service.BATCH_MACHINE.states,
+        )
+
+    @post("/batches")
+    async def create(self, request: Request, principal: CurrentPrincipal, settings: AppSettings) -> Any:
+        form = await request.form()
+        try:
+            created = await service.create_batch(principal, settings, _selected(form))
+        except RegistryError as error:
+            if error.status_code not in (404, 409, 422):
+                raise
+            return await self._index(request, principal, error=message_for(error), status_code=error.status_code)
+        return Redirect(f"/batches/{created['id']}", status_code=303)
+
+    @get("/batches/{batch_id:int}")
+    async def detail(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Template:
+        return await self._detail(request, principal, batch_id)
+
+    async def _detail(self, request: Request, principal: Principal, batch_id: int, *, error: str = "",
+                      values: dict[str, str] | None = None, status_code: int = 200) -> Template:
+        return await render(request, "batches/detail.html", status_code=status_code,
+                            batch=await service.get_batch(principal, batch_id), error=error, values=values or {},
+                            forms=forms)
+
+    @post("/batches/{batch_id:int}/sent")
+    async def sent(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:
+        form = await request.form()
+        values = {"dispatch_no": str(form.get("dispatch_no") or ""), "dispatched_on": str(form.get("dispatched_on") or "")}
+        try:
+            await service.mark_sent(principal, batch_id, values["dispatch_no"], values["dispatched_on"] or None)
+        except RegistryError as error:
+            if error.status_code not in (409, 422):
+                raise
+            return await self._detail(request, principal, batch_id, error=message_for(error), values=values,
+                                      status_code=error.status_code)
+        return Redirect(f"/batches/{batch_id}", status_code=303)
+
+    @post("/batches/{batch_id:int}/requests/{request_id:int}/remove")
+    async def remove(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int],
+                     request_id: FromPath[int]) -> Any:
+        try:
+            await service.remove_request(principal, batch_id, request_id)
+        except RegistryError as error:
+            if error.status_code != 409:
+                raise
+            return await self._detail(request, principal, batch_id, error=message_for(error), status_code=409)
+        return Redirect(f"/batches/{batch_id}", status_code=303)
+
+    @get("/batches/{batch_id:int}/export")
+    async def export(
+        self, principal: CurrentPrincipal, batch_id: FromPath[int],
+        format_: Annotated[str, QueryParameter(name="format", max_length=10)] = "xlsx",
+    ) -> Response[bytes]:
+        content, media_type, filename = await service.export(principal, batch_id, format_)
+        return Response(content, media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})

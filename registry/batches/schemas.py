@@ -1,0 +1,43 @@
+"""Batches to the CA on the wire (CONTRACT.md, "Batches to the CA")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+
+from registry.workflow.schemas import RecordOut
+
+
+class BatchCreate(msgspec.Struct, forbid_unknown_fields=True):
+    request_ids: list[int]
+
+
+class BatchAdd(msgspec.Struct, forbid_unknown_fields=True):
+    request_ids: list[int]
+
+
+class Dispatch(msgspec.Struct, forbid_unknown_fields=True):
+    dispatch_no: str
+    # The dispatch's date (default: today).
+    dispatched_on: date | None = None
+
+
+class BatchFileOut(msgspec.Struct):
+    name: str
+    sha256: str
+    created_at: datetime
+
+
+class BatchCounts(msgspec.Struct):
+    by_form: dict[str, int]
+    by_state: dict[str, int]
+
+
+class BatchOut(RecordOut, kw_only=True):
+    dispatch_no: str | None
+    dispatched_on: date | None
+    requests: list[dict[str, Any]] = []
+    counts: BatchCounts | None = None
+    files: list[BatchFileOut] = []
