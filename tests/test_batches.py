@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,7 +17,7 @@ from registry.batches.tables import Batch, BatchFile
 from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from tests import certgen
-from tests.conftest import CITY, CITY_FINANCE, Province, sign_in
+from tests.conftest import CITY_FINANCE, Province, sign_in
 
 SYSTEM = system_principal("tests")
 
