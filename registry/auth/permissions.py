@@ -65,6 +65,8 @@ POLICY: dict[str, Rule] = {
     "request.withdraw": Rule(requester=True),
     "request.decide": Rule((DECIDER_ROLE,), not_involved=True),
     "request.process": Rule((OPERATOR_ROLE,)),
+    # The unit takes delivery of what the CA returned, and hands it to its holders.
+    "request.confirm_receipt": Rule(("clerk", "head")),
     # The shared inbox: whoever decides something there (heads decide requests; DoIT reviews what
     # agencies submit for publication).
     "inbox.read": Rule((DECIDER_ROLE, OPERATOR_ROLE)),

@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from registry.batches import service
-from registry.batches.schemas import BatchAdd, BatchCreate, BatchOut, Dispatch
-from registry.http import AppSettings, CurrentPrincipal, may, problems
+from registry.batches import handover, service
+from registry.batches.schemas import BatchAdd, BatchCreate, BatchOut, Dispatch, HandoverDate, HandoverLists, Receipt
+from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in
 
 
 def batch_out(body: dict) -> BatchOut:
@@ -62,3 +62,35 @@ class BatchController(Controller):
         """The batch left for the CA under `dispatch_no`: state `sent`, its files kept as sent."""
         return batch_out(await service.mark_sent(principal, batch_id, data.dispatch_no,
                                                  data.dispatched_on.isoformat() if data.dispatched_on else None))
+
+
+class HandoverController(Controller):
+    path = "/handover"
+    tags = ["handover"]
+    guards = [signed_in]
+
+    @get("/", responses=problems(401))
+    async def lists(self, principal: CurrentPrincipal) -> HandoverLists:
+        """What waits: deliveries for your units to confirm, certificates to hand to their holders, revoked
+        certificates' tokens to return to the CA (earliest deadline first)."""
+        return HandoverLists(
+            awaiting_receipt=await handover.awaiting_receipt(principal),
+            not_handed_to_holder=await handover.delivered_not_handed(principal),
+            tokens_to_return=await handover.tokens_to_return(principal),
+        )
+
+    @post("/receipts", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def receipts(self, principal: CurrentPrincipal, data: JSONBody[Receipt]) -> list[dict]:
+        """The unit confirms receipt of a list (state `delivered`); all or none."""
+        return await handover.confirm_receipt(principal, data.request_ids)
+
+    @post("/{request_id:int}/holder", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def holder(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[HandoverDate]) -> dict:
+        """The unit handed the certificate (token) to its holder on `date`."""
+        return await handover.record_handed_to_holder(principal, request_id, data.date.isoformat() if data.date else None)
+
+    @post("/{request_id:int}/token-returned", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def token_returned(self, principal: CurrentPrincipal, request_id: FromPath[int],
+                             data: JSONBody[HandoverDate]) -> dict:
+        """DoIT records that a revoked certificate's token went back to the CA on `date`."""
+        return await handover.record_token_returned(principal, request_id, data.date.isoformat() if data.date else None)

@@ -9,12 +9,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry.auth.permissions import may as may_do
 from registry.auth.principal import Principal
-from registry.batches import forms, service
+from registry.batches import forms, handover, service
 from registry.certs.requests import KIND_LABELS
-from registry.errors import RegistryError
-from registry.http import AppSettings, CurrentPrincipal, may
+from registry.errors import NotFound, RegistryError
+from registry.http import AppSettings, CurrentPrincipal, may, signed_in
 from registry.messages import message_for
+from registry.timeutil import today
 from registry.web import render
 
 
@@ -61,9 +63,9 @@ class BatchPages(Controller):
 
     async def _detail(self, request: Request, principal: Principal, batch_id: int, *, error: str = "",
                       values: dict[str, str] | None = None, status_code: int = 200) -> Template:
-        return await render(request, "batches/detail.html", status_code=status_code,
-                            batch=await service.get_batch(principal, batch_id), error=error, values=values or {},
-                            forms=forms)
+        batch = await service.get_batch(principal, batch_id)
+        return await render(request, "batches/detail.html", status_code=status_code, batch=batch, error=error,
+                            values=values or {}, forms=forms, units=handover.units_of(batch))
 
     @post("/batches/{batch_id:int}/sent")
     async def sent(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:
@@ -97,3 +99,61 @@ class BatchPages(Controller):
         content, media_type, filename = await service.export(principal, batch_id, format_)
         return Response(content, media_type=media_type,
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class HandoverPages(Controller):
+    """The unit's side: confirm receipt, record handing to the holder; DoIT's: minutes, returned tokens."""
+
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/handover")
+    async def index(self, request: Request, principal: CurrentPrincipal) -> Template:
+        return await self._index(request, principal)
+
+    async def _index(self, request: Request, principal: Principal, *, error: str = "", done: str = "",
+                     status_code: int = 200) -> Template:
+        return await render(
+            request, "batches/handover.html", status_code=status_code, error=error, done=done,
+            awaiting=await handover.awaiting_receipt(principal),
+            not_handed=await handover.delivered_not_handed(principal),
+            tokens=await handover.tokens_to_return(principal), today=today(),
+            processes=may_do(principal, "request.process"),
+        )
+
+    @post("/handover/receipts")
+    async def receipts(self, request: Request, principal: CurrentPrincipal) -> Any:
+        form = await request.form()
+        try:
+            confirmed = await handover.confirm_receipt(principal, _selected(form))
+        except RegistryError as error:
+            if error.status_code not in (403, 404, 409, 422):
+                raise
+            return await self._index(request, principal, error=message_for(error), status_code=error.status_code)
+        return await self._index(request, principal, done=f"Đã xác nhận nhận bàn giao {len(confirmed)} yêu cầu.")
+
+    @post("/handover/{request_id:int}/{what:str}")
+    async def record(self, request: Request, principal: CurrentPrincipal, request_id: FromPath[int],
+                     what: FromPath[str]) -> Any:
+        form = await request.form()
+        on = str(form.get("date") or "") or None
+        try:
+            if what == "holder":
+                await handover.record_handed_to_holder(principal, request_id, on)
+                done = f"Đã ghi nhận giao chứng thư số của yêu cầu #{request_id} cho người sử dụng."
+            elif what == "token-returned":
+                await handover.record_token_returned(principal, request_id, on)
+                done = f"Đã ghi nhận trả thiết bị của yêu cầu #{request_id}."
+            else:
+                raise NotFound(f"no action {what}", code="unknown_action")
+        except RegistryError as error:
+            if error.status_code not in (403, 409, 422):
+                raise
+            return await self._index(request, principal, error=message_for(error), status_code=error.status_code)
+        return await self._index(request, principal, done=done)
+
+    @get("/batches/{batch_id:int}/handover/{agency_code:str}", guards=[may("request.process")])
+    async def minutes(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int],
+                      agency_code: FromPath[str]) -> Template:
+        """The handover minutes (biên bản bàn giao) of one unit, printed to be signed."""
+        return await render(request, "batches/minutes.html", **await handover.minutes(principal, batch_id, agency_code))

@@ -41,3 +41,18 @@ class BatchOut(RecordOut, kw_only=True):
     requests: list[dict[str, Any]] = []
     counts: BatchCounts | None = None
     files: list[BatchFileOut] = []
+
+
+class Receipt(msgspec.Struct, forbid_unknown_fields=True):
+    request_ids: list[int]
+
+
+class HandoverDate(msgspec.Struct, forbid_unknown_fields=True):
+    # The day it happened (default: today).
+    date: date | None = None
+
+
+class HandoverLists(msgspec.Struct):
+    awaiting_receipt: list[dict[str, Any]]
+    not_handed_to_holder: list[dict[str, Any]]
+    tokens_to_return: list[dict[str, Any]]

@@ -304,6 +304,27 @@ async def lift_revocation_pending(step: engine.Step) -> None:
         await certs.clear_revocation_pending(row["certificate"], actor=step.actor)
 
 
+# A revoked certificate's token goes back to the CA within this many working days.
+TOKEN_RETURN_WORKING_DAYS = 5
+
+
+def add_working_days(start: date, days: int) -> date:
+    """`days` working days after `start` (Monday to Friday; public holidays are not known here)."""
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+async def start_token_return_clock(step: engine.Step) -> None:
+    """A fulfilled revocation: the unit returns the token to the CA within 5 working days."""
+    if step.row["kind"] == "revoke":
+        due = add_working_days(today(), TOKEN_RETURN_WORKING_DAYS)
+        await CertRequest.update({CertRequest.token_return_due: due}).where(CertRequest.id == step.row["id"])
+
+
 # --- the machine ------------------------------------------------------------------------------
 
 STATES = {
@@ -334,10 +355,11 @@ CERT_MACHINE = machine(
     Transition("batch", frozenset({"approved"}), "batched", "request.process", "Đưa vào danh sách gửi CA"),
     Transition("unbatch", frozenset({"batched"}), "approved", "request.process", "Bỏ khỏi danh sách"),
     Transition("send", frozenset({"batched"}), "sent", "request.process", "Đã gửi CA"),
-    Transition("fulfil", frozenset({"sent"}), "fulfilled", "request.process", "CA đã xử lý"),
+    Transition("fulfil", frozenset({"sent"}), "fulfilled", "request.process", "CA đã xử lý",
+               effects=(start_token_return_clock, notify_decision)),
     Transition("fail", frozenset({"sent"}), "failed", "request.process", "CA không xử lý được", needs_note=True,
                effects=(lift_revocation_pending,)),
-    Transition("deliver", frozenset({"fulfilled"}), "delivered", "request.process", "Bàn giao"),
+    Transition("deliver", frozenset({"fulfilled"}), "delivered", "request.confirm_receipt", "Đơn vị đã nhận bàn giao"),
     open_states=frozenset({"submitted", "approved", "batched", "sent"}),
     on_create=(notify_deciders,),
 )
@@ -352,6 +374,9 @@ def describe(row: Mapping[str, Any]) -> dict[str, Any]:
         "certificate": row["issued_fingerprint"] or row["certificate_fingerprint"],
         "target_certificate": row["certificate_fingerprint"],
         "batch_id": row["batch_id"],
+        "handed_to_holder_at": row["handed_to_holder_at"],
+        "token_return_due": row["token_return_due"],
+        "token_returned_at": row["token_returned_at"],
     }
 
 

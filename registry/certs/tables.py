@@ -1,4 +1,4 @@
-from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, Date, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -56,3 +56,8 @@ class CertRequest(WorkflowRecord, Table, tablename="cert_request"):
     # The revocation reason (registry.certs.reasons), for revoke requests.
     reason = Varchar(length=30, default="")
     batch_id = Integer(null=True, default=None, index=True)
+    # After delivery to the unit: when the unit handed the certificate (token) to its holder.
+    handed_to_holder_at = Timestamptz(null=True, default=None)
+    # A fulfilled revocation: the token goes back to the CA within 5 working days (Đ22), and when it did.
+    token_return_due = Date(null=True, default=None)
+    token_returned_at = Timestamptz(null=True, default=None)
