@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router, get
+from litestar.response import Redirect
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -16,7 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from registry import db, timeutil
+from registry import db, labels, timeutil
 from registry.domains import Domain, Domains, standard_domains
 from registry.http import (
     EXCEPTION_HANDLERS,
@@ -40,6 +41,12 @@ async def health(settings: AppSettings) -> dict[str, Any]:
     return {"status": "ok", "database": settings.engine_name}
 
 
+@get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Redirect:
+    """Browsers ask for /favicon.ico whatever the page says."""
+    return Redirect("/static/favicon.svg", status_code=301)
+
+
 def api_router(domains: Domains) -> Router:
     return Router(
         path="/api/v1",
@@ -55,6 +62,9 @@ def template_engine(directory: Path) -> JinjaTemplateEngine:
     environment.filters["vn"] = timeutil.display
     environment.filters["vn_date"] = lambda value: timeutil.display(value, with_time=False)
     environment.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False, indent=1, default=str)
+    environment.filters["field_label"] = labels.field_label
+    environment.filters["show"] = labels.show
+    environment.globals["flat_fields"] = labels.flat_fields
     return engine
 
 
@@ -73,6 +83,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
     return Litestar(
         route_handlers=[
             health,
+            favicon,
             api_router(assembled),
             *(handler for domain in assembled.items for handler in domain.pages),
             create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"], name="static"),

@@ -34,6 +34,16 @@ class PageSection:
     order: int = 50
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where a user lands after signing in, if they may take `needs` somewhere: what waits for them.
+    The allowed landing with the lowest `priority` wins; everyone else lands on their own page."""
+
+    path: str
+    needs: str
+    priority: int = 50
+
+
 # Async functions (principal, domains) → how many things wait for them, summed into the menu's badge.
 TodoCounter = Callable[["Principal", "Domains"], Awaitable[int]]
 
@@ -49,6 +59,7 @@ class Domain:
     todo_counters: Sequence[TodoCounter] = ()
     me_sections: Sequence[PageSection] = ()
     person_sections: Sequence[PageSection] = ()
+    landings: Sequence[Landing] = ()
     # Async callables started with the app and stopped with it (background work).
     on_startup: Sequence[Callable[..., Any]] = ()
     on_shutdown: Sequence[Callable[..., Any]] = ()
@@ -85,6 +96,12 @@ class Domains:
     @property
     def person_sections(self) -> list[PageSection]:
         return sorted((s for d in self.items for s in d.person_sections), key=lambda s: s.order)
+
+    def landing_for(self, principal: "Principal") -> str:
+        from registry.auth.permissions import may
+
+        allowed = [landing for d in self.items for landing in d.landings if may(principal, landing.needs)]
+        return min(allowed, key=lambda landing: landing.priority).path if allowed else "/me"
 
     @property
     def piccolo_apps(self) -> list[str]:

@@ -33,6 +33,12 @@ CATALOGUE: dict[str, str] = {
     "nothing_to_decide": "Chưa chọn yêu cầu nào.",
     "decisions_refused": "{failed} trên {total} yêu cầu không xử lý được nên chưa ghi nhận quyết định nào: {first}",
     "unknown_domain": "Loại yêu cầu «{domain}» không có trong hệ thống.",
+    "request_already_open": "Đã có yêu cầu #{id} ({kind}, {state}) đang xử lý; không lập thêm yêu cầu trùng.",
+    # certificates
+    "certificate_revoked": "Chứng thư số đã bị thu hồi.",
+    "certificate_superseded": "Chứng thư số đã được thay thế bằng chứng thư mới.",
+    "certificate_expired": "Chứng thư số đã hết hạn.",
+    "renewal_not_open": "Chưa đến thời hạn được đề nghị gia hạn.",
     # people
     "id_number_taken": "Số CCCD này đã thuộc về một người khác trong hệ thống.",
     "id_number_elsewhere": "Số CCCD này thuộc về một người của cơ quan, đơn vị khác; cần cập nhật việc chuyển công tác trước.",

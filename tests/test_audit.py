@@ -380,10 +380,12 @@ async def test_the_admin_page_shows_and_filters(client, province, history) -> No
     page = await client.get("/admin/audit")
     assert page.status_code == 200
     assert "Nhật ký thay đổi" in page.text and 'href="/admin/audit"' in page.text
-    assert "agency.rename" in page.text and "Phường Bãi Cháy (mới)" in page.text
+    # Vietnamese action names, and what changed field by field (issue 8, points 11 and 12).
+    assert "Đổi tên cơ quan, đơn vị" in page.text and "Phường Bãi Cháy (mới)" in page.text
+    assert "agency.rename" not in page.text and '<th scope="row" data-label="Thông tin">Tên</th>' in page.text
     filtered = await client.get("/admin/audit", params={"action": "user.", "actor": "tests"})
     assert filtered.status_code == 200
-    assert "user.create" in filtered.text and "agency.rename" not in filtered.text
+    assert "Tạo tài khoản đăng nhập" in filtered.text and "Đổi tên cơ quan, đơn vị" not in filtered.text
     assert 'value="user."' in filtered.text  # the filter stays in the form
     today = now().date().isoformat()
     dated = await client.get("/admin/audit", params={"since": today, "until": today, "actor": "operator"})
@@ -402,9 +404,10 @@ async def test_the_admin_page_pages(client, province, history) -> None:
         for index in range(pages.PAGE_SIZE):
             audit.record(SYSTEM, "test.bulk", "thing", index)
     first = await client.get("/admin/audit", params={"action": "test."})
-    assert first.text.count("<code>test.bulk</code>") == pages.PAGE_SIZE
+    assert first.text.count('<li class="panel audit-entry">') == pages.PAGE_SIZE
     assert "Trang sau" in first.text
     link = first.text.split('class="button" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert "action=test." in link  # the filters stay
     second = await client.get(link)
-    assert second.status_code == 200 and "test.bulk" not in second.text
+    assert second.status_code == 200 and "audit-entry" not in second.text
     assert "Không có bản ghi phù hợp." in second.text

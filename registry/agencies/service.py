@@ -432,3 +432,21 @@ async def within(paths: list[str], limit: int = 2000) -> list[dict[str, Any]]:
         return []
     rows = await Agency.select(Agency.code, Agency.name, Agency.depth, Agency.path).where(condition).order_by(Agency.path).limit(limit)
     return rows
+
+
+async def names_of(codes: Iterable[str]) -> dict[str, str]:
+    """code → current name, for pages that name agencies (never show a bare code to a person)."""
+    wanted = sorted({code for code in codes if code})
+    if not wanted:
+        return {}
+    rows = await Agency.select(Agency.code, Agency.name).where(Agency.code.is_in(wanted))
+    return {row["code"]: row["name"] for row in rows}
+
+
+async def paths_of(codes: Iterable[str]) -> dict[str, str]:
+    """code → materialized path, for scope checks on data that names agencies by code."""
+    wanted = sorted({code for code in codes if code})
+    if not wanted:
+        return {}
+    rows = await Agency.select(Agency.code, Agency.path).where(Agency.code.is_in(wanted))
+    return {row["code"]: row["path"] for row in rows}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-
 from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
@@ -13,7 +12,9 @@ from registry.audit import service
 from registry.errors import Invalid
 from registry.http import may
 from registry.timeutil import parse_moment
-from registry.web import render
+from registry import labels
+from registry.auth import service as auth
+from registry.web import domains_of, render
 
 PAGE_SIZE = 50
 
@@ -47,7 +48,15 @@ async def audit_page(
     entries = await service.search(filters, limit=PAGE_SIZE, before_seq=before_seq)
     query = {k: v for k, v in dict(action=action, actor=actor, object_type=object_type, object_id=object_id,
                                    since=since, until=until).items() if v}
+    flows = domains_of(request).flows
+    names = await auth.names_of_users(e["actor_id"] for e in entries)
+    for entry in entries:
+        entry["action_label"] = labels.audit_action(entry["action"], flows)
+        entry["actor_name"] = names.get(entry["actor_id"])
+        entry["changes"] = labels.changes(entry["before"] if isinstance(entry["before"], dict) else {"": entry["before"]},
+                                          entry["after"] if isinstance(entry["after"], dict) else {"": entry["after"]})
     return await render(
         request, "audit/log.html", entries=entries, filters=query,
         next_before_seq=entries[-1]["seq"] if len(entries) == PAGE_SIZE else None,
+        newer=before_seq is not None,
     )

@@ -1,6 +1,6 @@
 from registry.audit.api import audit_log
 from registry.audit.pages import audit_page
-from registry.domains import Domain, NavItem
+from registry.domains import Domain, Landing, NavItem
 
 DOMAIN = Domain(
     name="audit",
@@ -8,4 +8,5 @@ DOMAIN = Domain(
     api=[audit_log],
     pages=[audit_page],
     nav=[NavItem("/admin/audit", "Nhật ký", "audit.read", order=90)],
+    landings=[Landing("/admin/audit", "audit.read", priority=40)],
 )

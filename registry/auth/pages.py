@@ -10,7 +10,9 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from registry.agencies import service as agencies
 from registry.auth import service
+from registry.auth.principal import Principal
 from registry.errors import Invalid, TooManyRequests, Unauthenticated
 from registry.http import (
     LOGIN_CSRF_COOKIE,
@@ -26,10 +28,14 @@ from registry.http import (
 from registry.settings import Settings
 from registry.web import domains_of, load_sections, render
 
+# Where sign-in leads when nothing else was asked for: the user's landing (`start` below).
+START = "/start"
+
+
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL (no open redirect)."""
     if not target:
-        return "/"
+        return START
     # Browsers read a backslash as a slash ("/\evil.example" is "//evil.example") and drop tabs and
     # newlines, so such characters never pass.
     if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
@@ -38,6 +44,10 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def _codes(principal: Principal) -> list[str]:
+    return [principal.agency_code or "", *(grant.agency_code for grant in principal.grants)]
 
 
 class AuthPages(Controller):
@@ -86,6 +96,12 @@ class AuthPages(Controller):
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return response
 
+    @get(START, guards=[signed_in])
+    async def start(self, request: Request, principal: CurrentPrincipal) -> Redirect:
+        """Where each role begins (issue 8, point 15): decisions for a head, DoIT's queues for an operator,
+        their own requests and certificates for staff and clerks."""
+        return Redirect(domains_of(request).landing_for(principal), status_code=303)
+
     @post("/logout", guards=[signed_in])
     async def logout(self, principal: CurrentPrincipal) -> Redirect:
         await service.sign_out(principal)
@@ -97,6 +113,7 @@ class AuthPages(Controller):
     async def me(self, request: Request, principal: CurrentPrincipal) -> Template:
         tokens = await service.list_tokens(principal)
         return await render(request, "auth/me.html", tokens=tokens, new_token=None,
+                            agency_names=await agencies.names_of(_codes(principal)),
                             sections=await load_sections(request, domains_of(request).me_sections, principal))
 
     @post("/me/tokens", guards=[signed_in])
@@ -108,6 +125,7 @@ class AuthPages(Controller):
         )
         tokens = await service.list_tokens(principal)
         return await render(request, "auth/me.html", status_code=201, tokens=tokens, new_token=plain,
+                            agency_names=await agencies.names_of(_codes(principal)),
                             sections=await load_sections(request, domains_of(request).me_sections, principal))
 
     @post("/me/tokens/{token_id:int}/revoke", guards=[signed_in])

@@ -510,3 +510,13 @@ async def contacts(*, user_ids: Iterable[int] = (), person_ids: Iterable[int] = 
         return {}
     rows = await UserAccount.select(UserAccount.id, UserAccount.person.email.as_alias("email")).where(condition)
     return {row["id"]: row["email"] or "" for row in rows}
+
+
+async def names_of_users(user_ids: Iterable[int]) -> dict[int, str]:
+    """user id → the person's full name (history and logs name people, not user names)."""
+    wanted = sorted({user_id for user_id in user_ids if user_id is not None})
+    if not wanted:
+        return {}
+    rows = await UserAccount.select(UserAccount.id, UserAccount.person.full_name.as_alias("full_name")).where(
+        UserAccount.id.is_in(wanted))
+    return {row["id"]: row["full_name"] for row in rows}

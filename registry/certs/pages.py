@@ -13,10 +13,10 @@ from litestar.response import Redirect, Template
 from registry.agencies import service as agencies
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
-from registry.certs import parsing, service
+from registry.certs import parsing, requests, service
 from registry.certs.reasons import REASON_LABELS
 from registry.errors import Invalid
-from registry.http import CurrentPrincipal, may, read_upload, signed_in
+from registry.http import AppSettings, CurrentPrincipal, may, read_upload, signed_in
 from registry.web import render
 
 PAGE_LIMIT = 500
@@ -113,15 +113,19 @@ class CertificatePages(Controller):
 
     @get("/{fingerprint:str}", guards=[signed_in])
     async def detail(
-        self, request: Request, principal: CurrentPrincipal, fingerprint: FromPath[str],
+        self, request: Request, principal: CurrentPrincipal, settings: AppSettings, fingerprint: FromPath[str],
         notice: FromQuery[str | None] = None,
     ) -> Template:
         certificate = await service.get_certificate(principal, fingerprint)
+        # What may be asked for this certificate, by this user, now (renew, change, unlock, revoke).
+        request_kinds = [kind for kind in requests.CERTIFICATE_KINDS
+                         if await requests.applicable(principal, settings, kind, [certificate])]
         return await render(
             request, "certs/detail.html", certificate=certificate,
             predecessors=await service.predecessors(certificate["id"]),
             reason_labels=REASON_LABELS, notice=notice if notice in NOTICES else None,
-            may_link=allowed(principal, "certificate.import"),
+            may_link=allowed(principal, "certificate.import"), lists=allowed(principal, "certificate.read"),
+            request_kinds=request_kinds, kind_labels=requests.KIND_LABELS,
         )
 
     @get("/{fingerprint:str}/download", guards=[signed_in])

@@ -133,6 +133,52 @@ def _may_file_for_agency(actor: Principal, agency: Mapping[str, Any]) -> bool:
     return may(actor, "request.file_for_others", agency["path"])
 
 
+def refusal(kind: str, status: str, not_after: Any, settings: Settings) -> tuple[str, str, str] | None:
+    """Why a request of `kind` cannot apply to a certificate in `status` expiring at `not_after`:
+    (code, detail, field message); None when it can. The forms offer only certificates it can apply to."""
+    if status == "revoked":
+        return "certificate_revoked", "this certificate is already revoked", "already revoked"
+    if kind in ("renew", "change") and status == "superseded":
+        return "certificate_superseded", "this certificate was already replaced by a newer one", "superseded"
+    if kind in ("renew", "change", "unlock") and status == "expired":
+        return "certificate_expired", "this certificate has expired; request a new one", "expired"
+    if kind == "revoke" and status == "expired":
+        return "certificate_expired", "an expired certificate needs no revocation", "expired"
+    if kind == "renew":
+        opens = not_after - timedelta(days=settings.renewal_window_days)
+        if now() < opens:
+            day = opens.date().isoformat()
+            return ("renewal_not_open", f"renewal opens {settings.renewal_window_days} days before expiry, on {day}",
+                    f"renewal opens on {day}")
+    return None
+
+
+async def applicable(actor: Principal, settings: Settings, kind: str,
+                     certificates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The certificates (as listed by the certificate service) a request of `kind` can apply to now:
+    status and dates allow it, the actor may file for it, and no open request blocks it."""
+    if kind not in CERTIFICATE_KINDS:
+        return []
+    blocking = {kind, "revoke"} if kind in ("renew", "change") else {kind}
+    open_rows = await CertRequest.select(CertRequest.certificate).where(
+        CertRequest.certificate.is_in([c["id"] for c in certificates] or [0])
+        & CertRequest.kind.is_in(sorted(blocking)) & CertRequest.state.is_in(sorted(CERT_MACHINE.open_states)))
+    blocked = {row["certificate"] for row in open_rows}
+    paths = await agencies.paths_of(c["agency_code"] for c in certificates)
+    result = []
+    for certificate in certificates:
+        if certificate["id"] in blocked or refusal(kind, certificate["status"], certificate["not_after"], settings):
+            continue
+        own = actor.person_id is not None and actor.person_id == (certificate.get("holder") or {}).get("id")
+        agency_path = paths.get(certificate["agency_code"] or "", "")
+        if certificate["kind"] == "org" and not (agency_path and may(actor, "request.file_org", agency_path)):
+            continue
+        if not own and not (agency_path and may(actor, "request.file_for_others", agency_path)):
+            continue
+        result.append(certificate)
+    return result
+
+
 def _check_certificate(certificate: Mapping[str, Any] | None, kind: str, agency: Mapping[str, Any],
                        settings: Settings) -> Mapping[str, Any]:
     if certificate is None:
@@ -142,22 +188,10 @@ def _check_certificate(certificate: Mapping[str, Any] | None, kind: str, agency:
             f"certificate {certificate['fingerprint'][:16]}… is not held within agency {agency['code']}",
             fields={"certificate": "held by another agency"},
         )
-    status = certs.status_of(certificate)
-    if status == "revoked":
-        raise Invalid("this certificate is already revoked", fields={"certificate": "already revoked"})
-    if kind in ("renew", "change") and status == "superseded":
-        raise Invalid("this certificate was already replaced by a newer one", fields={"certificate": "superseded"})
-    if kind in ("renew", "change", "unlock") and status == "expired":
-        raise Invalid("this certificate has expired; request a new one", fields={"certificate": "expired"})
-    if kind == "revoke" and status == "expired":
-        raise Invalid("an expired certificate needs no revocation", fields={"certificate": "expired"})
-    if kind == "renew":
-        opens = certificate["not_after"] - timedelta(days=settings.renewal_window_days)
-        if now() < opens:
-            raise Invalid(
-                f"renewal opens {settings.renewal_window_days} days before expiry, on {opens.date().isoformat()}",
-                fields={"certificate": f"renewal opens on {opens.date().isoformat()}"},
-            )
+    refused = refusal(kind, certs.status_of(certificate), certificate["not_after"], settings)
+    if refused is not None:
+        code, detail, field_message = refused
+        raise Invalid(detail, code=code, fields={"certificate": field_message})
     return certificate
 
 
@@ -277,7 +311,9 @@ async def _refuse_duplicate(certificate: Mapping[str, Any], kind: str) -> None:
         other = open_requests[0]
         raise Conflict(
             f"request {other['id']} ({other['kind']}, {other['state']}) is already open for this certificate",
-            extra={"open_request": other["id"]},
+            code="request_already_open", extra={"open_request": other["id"]},
+            params={"id": other["id"], "kind": KIND_LABELS.get(other["kind"], other["kind"]),
+                    "state": CERT_MACHINE.label(other["state"])},
         )
 
 

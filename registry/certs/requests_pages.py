@@ -15,7 +15,9 @@ from registry.certs import requests, service as certs
 from registry.certs.reasons import REASON_LABELS
 from registry.auth.permissions import scope_paths
 from registry.domains import Domains
-from registry.errors import Invalid
+from registry.errors import Conflict, Invalid
+from registry.messages import message_for
+from registry.settings import Settings
 from registry.http import AppSettings, CurrentPrincipal, signed_in
 from registry.i18n import vi
 from registry.notify import service as notify
@@ -67,15 +69,18 @@ def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-async def _form_choices(principal: Principal) -> dict[str, Any]:
+async def _form_choices(principal: Principal, settings: Settings, kind: str) -> dict[str, Any]:
+    """The agencies the user may file for, and only the certificates this kind of request can apply to."""
     filing_paths = scope_paths(principal, "request.file_for_others")
     if filing_paths:
         agency_choices = await agencies.within(filing_paths)
-        certificates = await certs.list_certificates(principal, status="active", limit=1000)
+        candidates = await certs.list_certificates(principal, limit=1000)
     else:
-        agency_choices = [{"code": principal.agency_code, "name": principal.agency_code, "depth": 0}]
-        certificates = await certs.list_for_person(principal.person_id) if principal.person_id else []
-    return {"agency_choices": agency_choices, "certificates": certificates}
+        names = await agencies.names_of([principal.agency_code or ""])
+        agency_choices = [{"code": principal.agency_code, "name": names.get(principal.agency_code or "", ""), "depth": 0}]
+        candidates = await certs.list_for_person(principal.person_id) if principal.person_id else []
+    return {"agency_choices": agency_choices,
+            "certificates": await requests.applicable(principal, settings, kind, candidates)}
 
 
 def _allowed_kinds(principal: Principal) -> list[str]:
@@ -113,19 +118,24 @@ class RequestPages(Controller):
                             kind_labels=requests.KIND_LABELS, kind_forms=requests.KIND_FORMS)
 
     @get("/requests/new/{kind:str}")
-    async def form(self, request: Request, principal: CurrentPrincipal, kind: FromPath[str],
+    async def form(self, request: Request, principal: CurrentPrincipal, settings: AppSettings, kind: FromPath[str],
                    certificate: FromQuery[str | None] = None) -> Template:
         if kind not in _allowed_kinds(principal):
             raise Invalid(f"unknown or unavailable request kind {kind}")
         values = {"certificate": certificate or "", "agency_code": principal.agency_code or ""}
-        return await self._form_page(request, principal, kind, values, {})
+        if certificate:
+            chosen = await certs.find_by_fingerprint(certificate)
+            if chosen is not None and chosen["agency_code"]:
+                values["agency_code"] = chosen["agency_code"]
+        return await self._form_page(request, principal, settings, kind, values, {})
 
-    async def _form_page(self, request: Request, principal: Principal, kind: str, values: Mapping[str, Any],
-                         errors: Mapping[str, str], status_code: int = 200, message: str = "") -> Template:
+    async def _form_page(self, request: Request, principal: Principal, settings: Settings, kind: str,
+                         values: Mapping[str, Any], errors: Mapping[str, str], status_code: int = 200,
+                         message: str = "", blocking: int | None = None) -> Template:
         return await render(
             request, "requests/form.html", status_code=status_code, kind=kind, kind_label=requests.KIND_LABELS[kind],
             kind_form=requests.KIND_FORMS[kind], values=values, errors={k: vi(v) for k, v in errors.items()},
-            message=message, reasons=REASON_LABELS, **await _form_choices(principal),
+            message=message, blocking=blocking, reasons=REASON_LABELS, **await _form_choices(principal, settings, kind),
         )
 
     @post("/requests/new/{kind:str}")
@@ -136,8 +146,12 @@ class RequestPages(Controller):
         try:
             created = await requests.file_request(principal, settings, data)
         except Invalid as error:
-            return await self._form_page(request, principal, kind, form, error.fields, status_code=422,
+            return await self._form_page(request, principal, settings, kind, form, error.fields, status_code=422,
                                          message="Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.")
+        except Conflict as error:
+            # An open request already covers this certificate: say which, link to it, keep the input.
+            return await self._form_page(request, principal, settings, kind, form, {}, status_code=409,
+                                         message=message_for(error), blocking=error.extra.get("open_request"))
         return Redirect(f"/requests/{created['id']}?filed=1", status_code=303)
 
     @get("/requests/{request_id:int}")

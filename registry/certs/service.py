@@ -596,8 +596,10 @@ async def list_certificates(
 
 
 async def list_for_person(person_id: int) -> list[dict[str, Any]]:
-    """The person's own certificates, newest first (the staff "my page")."""
-    rows = await Certificate.select(*LIST_COLUMNS).where(Certificate.holder == person_id).order_by(
+    """The certificates the person holds, and those they keep for their agency like the seal (a clerk's
+    organisation certificate), newest first (the staff "my page")."""
+    rows = await Certificate.select(*LIST_COLUMNS).where(
+        (Certificate.holder == person_id) | (Certificate.custodian == person_id)).order_by(
         Certificate.not_after, ascending=False
     )
     return [certificate_json(row) for row in rows]

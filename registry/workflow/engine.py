@@ -18,7 +18,7 @@ from piccolo.table import Table
 
 from registry import db
 from registry.audit import service as audit
-from registry.auth import permissions
+from registry.auth import permissions, service as auth
 from registry.auth.permissions import Involvement
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
@@ -170,8 +170,9 @@ async def history(flow: Flow, record_id: int) -> list[dict[str, Any]]:
         (WorkflowEvent.record_id == record_id) & (WorkflowEvent.flow == flow.name)
     ).order_by(WorkflowEvent.id)
     machine = flow.machine
+    names = await auth.names_of_users(r["actor_id"] for r in rows)
     return [
-        {"at": r["at"], "actor": r["actor"], "transition": r["transition"],
+        {"at": r["at"], "actor": r["actor"], "actor_name": names.get(r["actor_id"]), "transition": r["transition"],
          "transition_label": _transition_label(machine, r["transition"]), "from_state": r["from_state"] or None,
          "to_state": r["to_state"], "to_state_label": machine.label(r["to_state"]), "note": r["note"] or None}
         for r in rows

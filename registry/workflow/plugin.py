@@ -1,4 +1,4 @@
-from registry.domains import Domain, NavItem
+from registry.domains import Domain, Landing, NavItem
 from registry.workflow.api import InboxController
 from registry.workflow.pages import InboxPages, pending_decisions_counter
 
@@ -9,4 +9,6 @@ DOMAIN = Domain(
     pages=[InboxPages],
     nav=[NavItem("/inbox", "Phê duyệt", "inbox.read", order=40)],
     todo_counters=[pending_decisions_counter],
+    # Heads land on the decisions waiting for them.
+    landings=[Landing("/inbox", "request.decide", priority=20)],
 )

@@ -23,6 +23,8 @@ class HistoryEvent(msgspec.Struct):
     to_state_label: str
     from_state: str | None = None
     note: str | None = None
+    # The person behind `actor` (a user name, or the registry itself).
+    actor_name: str | None = None
 
 
 class RecordOut(msgspec.Struct, kw_only=True):
