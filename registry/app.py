@@ -33,7 +33,8 @@ from registry.http import (
     AppSettings,
     ApiResponse,
     AuthenticationMiddleware,
-    csrf_protect,
+    before_request,
+    instrument,
     problem_details_plugin,
     provide_principal,
     provide_settings,
@@ -88,7 +89,7 @@ def create_app(settings: Settings) -> Litestar:
     async def stop() -> None:
         await db.close_pool(engine)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             api_router(),
@@ -105,7 +106,7 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(provide_settings),
         },
         middleware=[AuthenticationMiddleware],
-        before_request=csrf_protect,
+        before_request=before_request,
         plugins=[problem_details_plugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(instance=template_engine(PACKAGE_DIR / "templates")),
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,
     )
+    return instrument(app, settings)
 
 
 def app_from_env() -> Litestar:

@@ -14,7 +14,7 @@ from registry.audit import service as audit
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Invalid, NotFound
-from registry.text import fold
+from registry.text import fold, search_words
 from registry.timeutil import now
 
 # Fields an agency carries besides its code and parent, with their checks.
@@ -104,9 +104,8 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
     if parent_code:
         parent = await get_row(parent_code)
         query = query.where(Agency.parent == parent["id"])
-    if q:
-        for word in fold(q).split():
-            query = query.where(Agency.search_key.like(f"%{word}%"))
+    for word in search_words(q):
+        query = query.where(Agency.search_key.like(f"%{word}%"))
     return [agency_json(row) for row in await query]
 
 

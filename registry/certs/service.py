@@ -22,7 +22,7 @@ from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
-from registry.text import fold
+from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors
 
@@ -581,13 +581,13 @@ async def list_certificates(
         )
     if holder_person_id is not None:
         query = query.where(Certificate.holder == holder_person_id)
-    if q and q.strip():
-        words = fold(q).split()
+    words = search_words(q)
+    if words:
         by_words = Certificate.search_key.like(f"%{words[0]}%")
         for word in words[1:]:
             by_words = by_words & Certificate.search_key.like(f"%{word}%")
-        prefix = normalize_fingerprint(q)
-        if len(prefix) >= 8 and _HEX.match(prefix):
+        prefix = normalize_fingerprint(q or "")
+        if 8 <= len(prefix) <= 64 and _HEX.match(prefix):
             by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
         query = query.where(by_words)
     if expiring_within_days is not None:
