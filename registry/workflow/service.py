@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
-from registry import db
+from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.principal import Principal
@@ -305,6 +305,7 @@ def _judge(actor: Principal, row: Mapping[str, Any], transition_name: str, note:
         raise Forbidden(f"your roles do not allow you to {transition.name} request {row['id']}")
     if transition.needs_note and not (note or "").strip():
         raise Invalid(f"a reason is required to {transition.name} request {row['id']}", fields={"reason": "is required"})
+    validation.text(note, required=False, max_length=validation.NOTE_LENGTH, field="reason")
     return transition
 
 
