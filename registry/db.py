@@ -88,15 +88,16 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             # A write outside db.transaction() (which should not happen) still never blocks the readers.
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        # Executed and fetched in one step on the connection's thread: were statements of concurrent
+        # requests left open between the two, the connection would stay inside one read transaction and
+        # keep reading an old snapshot (a person just created "not found").
+        return await connection.execute_fetchall(query, args or [])
 
     async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
                                           query_type: str = "generic", table: Any = None) -> Any:
         # Piccolo re-sends "PRAGMA foreign_keys = 1" before every statement of a transaction; the
         # transaction's connection got it once when it was opened (get_connection).
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        return await connection.execute_fetchall(query, args or [])
 
     async def get_connection(self) -> Any:
         """A transaction's own connection, waiting at most `lock_wait` seconds for the write lock."""

@@ -325,6 +325,7 @@ def read_csv(content: bytes) -> list[tuple[int, dict[str, str]]]:
 # Rows per multi-row INSERT (each agency row binds about 14 values; SQLite allows 32,766 per statement).
 INSERT_CHUNK = 500
 IMPORT_ATTEMPTS = 3
+IMPORT_LOCK_WAIT_SECONDS = 60.0
 
 
 def _check_rows(records: list[tuple[int, dict[str, str]]], track: Callable) -> tuple[dict[str, _Row], list[str]]:
@@ -381,7 +382,8 @@ async def import_csv(
         if errors:
             raise Invalid(f"{len(errors)} error(s), nothing imported: " + "; ".join(errors), code="invalid_file")
         plan = await asyncio.to_thread(_plan_import, parsed, existing)
-        async with db.transaction():
+        # An operator's import is deliberate and prepared: it waits longer for the lock than a click does.
+        async with db.transaction(lock_wait=IMPORT_LOCK_WAIT_SECONDS):
             if await _table_fingerprint() != fingerprint:
                 continue
             return await _write_import(actor, plan, existing, track)
