@@ -7,6 +7,7 @@ can probe who holds what. A certificate linked to no agency yet is seen by opera
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -264,12 +265,13 @@ async def _import_parsed(
     custodian_person_id: int | None,
     kind: str | None,
     source: str,
+    resolved: Links | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Inside the caller's transaction: the known row untouched, or a new row, audited."""
     existing = await find_by_fingerprint(parsed.fingerprint)
     if existing is not None:
         return certificate_json(existing), False
-    links = await resolve_links(
+    links = resolved or await resolve_links(
         actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, holder_person_id=holder_person_id,
         agency_code=agency_code, custodian_person_id=custodian_person_id, kind=kind,
     )
@@ -354,16 +356,23 @@ async def import_bundle(
     authorize(actor, "certificate.import")
     _check_source(source)
     _check_kind(kind)
-    parsed_all = parsing.parse_certificates(content)
+    # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
+    parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
+    plan = []
+    for parsed in parsed_all:
+        if parsed.is_ca:
+            link_args: dict[str, Any] = dict(holder_person_id=None, agency_code=None, custodian_person_id=None, kind=None)
+        else:
+            link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
+                             custodian_person_id=custodian_person_id, kind=kind)
+        links = None
+        if await find_by_fingerprint(parsed.fingerprint) is None:
+            links = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
+        plan.append((parsed, link_args, links))
     results = []
     async with db.transaction():
-        for parsed in parsed_all:
-            if parsed.is_ca:
-                link_args: dict[str, Any] = dict(holder_person_id=None, agency_code=None, custodian_person_id=None, kind=None)
-            else:
-                link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
-                                 custodian_person_id=custodian_person_id, kind=kind)
-            results.append(await _import_parsed(actor, parsed, source=source, **link_args))
+        for parsed, link_args, links in plan:
+            results.append(await _import_parsed(actor, parsed, source=source, resolved=links, **link_args))
     return results
 
 
