@@ -263,6 +263,10 @@ async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
     try:
         try:
             async with piccolo_tx:
+                if not isinstance(engine, SQLiteEngine):
+                    # PostgreSQL: a row lock held longer than this is the same "try again" as SQLite's.
+                    wait_ms = int(1000 * (lock_wait if lock_wait is not None else WRITE_LOCK_WAIT_SECONDS))
+                    await engine.current_transaction.get().connection.execute(f"SET LOCAL lock_timeout = {wait_ms}")
                 yield tx
                 if tx.audit_entries:
                     # Imported here: the audit package depends on this module, not the other way round.

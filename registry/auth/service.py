@@ -57,7 +57,8 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
 # never on the event loop, and at most one hash per CPU at a time; further sign-ins queue here while the
 # loop goes on answering everything else.
 HASHING_THREADS = max(1, os.cpu_count() or 1)
-_hashing_pool = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+_hashing_pool: ThreadPoolExecutor | None = None
+_hashing_pool_pid = 0
 # Longer passwords are refused before hashing (a megabyte "password" is an attack, not a secret).
 MAX_PASSWORD_LENGTH = 1024
 
@@ -66,8 +67,18 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _pool() -> ThreadPoolExecutor:
+    """This process's hashing threads. Made on first use in each process: `serve --demo` hashes in the
+    parent before the server forks its workers, and a forked child inherits the pool without its threads."""
+    global _hashing_pool, _hashing_pool_pid
+    if _hashing_pool is None or _hashing_pool_pid != os.getpid():
+        _hashing_pool = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+        _hashing_pool_pid = os.getpid()
+    return _hashing_pool
+
+
 async def _off_loop(function, *args):
-    return await asyncio.get_running_loop().run_in_executor(_hashing_pool, function, *args)
+    return await asyncio.get_running_loop().run_in_executor(_pool(), function, *args)
 
 
 async def hash_password(password: str) -> str:
