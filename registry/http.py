@@ -345,7 +345,7 @@ MAX_JSON_DEPTH = 32
 # No list in a request body needs more (a head's bulk decisions, a batch's requests).
 MAX_LIST_ITEMS = 1000
 # No single value of a form, a JSON body or a query needs more; each field has its own, tighter limit.
-MAX_VALUE_LENGTH = 10_000
+MAX_VALUE_LENGTH = 65_536
 MAX_QUERY_VALUE_LENGTH = 1000
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
