@@ -24,7 +24,8 @@ from registry.http import (
     AppSettings,
     ApiResponse,
     AuthenticationMiddleware,
-    csrf_protect,
+    before_request,
+    instrument,
     problem_details_plugin,
     provide_principal,
     provide_settings,
@@ -80,7 +81,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
     async def stop() -> None:
         await db.close_pool(engine)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             favicon,
@@ -93,7 +94,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
             "settings": Provide(provide_settings),
         },
         middleware=[AuthenticationMiddleware],
-        before_request=csrf_protect,
+        before_request=before_request,
         plugins=[problem_details_plugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(instance=template_engine(PACKAGE_DIR / "templates")),
@@ -110,6 +111,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,
     )
+    return instrument(app, settings)
 
 
 def app_from_env() -> Litestar:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import sqlite3
 from contextvars import ContextVar
@@ -22,10 +23,22 @@ from piccolo.apps.migrations.tables import Migration  # noqa: E402
 from piccolo.engine.base import Engine  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 import aiosqlite  # noqa: E402
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory  # noqa: E402
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory  # noqa: E402
 from piccolo.table import Table  # noqa: E402
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# How long a writer waits for SQLite's write lock before the request gets 503 with Retry-After. Imports
+# parse and check outside the lock and write in one short burst, so a healthy writer never waits this long.
+WRITE_LOCK_WAIT_SECONDS = 10.0
+# Bookkeeping (a token's last use, a session's last activity) waits much less: it is skipped instead.
+BOOKKEEPING_WAIT_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 2
+
+logger = logging.getLogger("registry.db")
+
+# Statements the shared read connection may run; anything else gets a connection of its own, so that a
+# write waiting for the lock never holds up the reads queued behind it on the shared connection.
+_READ_STATEMENTS = ("SELECT", "WITH", "VALUES", "EXPLAIN")
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -60,14 +73,56 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
                                      table: Any = None) -> Any:
+        if not _is_read(query):
+            # A write outside db.transaction() (which should not happen) still never blocks the readers.
+            return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        # Executed and fetched in one step on the connection's thread: were statements of concurrent
+        # requests left open between the two, the connection would stay inside one read transaction and
+        # keep reading an old snapshot (a person just created "not found").
+        return await connection.execute_fetchall(query, args or [])
+
+    async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
+                                          query_type: str = "generic", table: Any = None) -> Any:
+        # Piccolo re-sends "PRAGMA foreign_keys = 1" before every statement of a transaction; the
+        # transaction's connection got it once when it was opened (get_connection).
+        return await connection.execute_fetchall(query, args or [])
+
+    async def get_connection(self) -> Any:
+        """A transaction's own connection, waiting at most `lock_wait` seconds for the write lock."""
+        connection = aiosqlite.connect(**{**self.connection_kwargs, "timeout": _lock_wait.get()})
+        worker = getattr(connection, "_thread", None)
+        if worker is not None:
+            worker.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
 
     async def close_shared(self) -> None:
         connections, self._shared = list(self._shared.values()), {}
         for connection in connections:
             await connection.close()
+
+
+def _is_read(query: str) -> bool:
+    return query.lstrip().split(None, 1)[0].upper() in _READ_STATEMENTS if query.strip() else True
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """BEGIN IMMEDIATE that closes its connection when the lock cannot be had (Piccolo's would leak it)."""
+
+    async def __aenter__(self) -> "_ImmediateTransaction":
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()
+        except BaseException:
+            await self.connection.close()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
 
 
 def make_engine(database_url: str, prepare: bool = True) -> Engine:
@@ -151,13 +206,36 @@ def current_tx() -> Tx | None:
     return _current_tx.get()
 
 
+_lock_wait: ContextVar[float] = ContextVar("registry_lock_wait", default=WRITE_LOCK_WAIT_SECONDS)
+
+
+def is_busy_error(error: BaseException) -> bool:
+    """The database could not give a lock in time: SQLite's "database is locked" / "busy", PostgreSQL's
+    lock timeout, deadlock or serialization failure. Such a request is worth retrying, so it is a 503."""
+    if isinstance(error, sqlite3.OperationalError):
+        message = str(error).lower()
+        return "locked" in message or "busy" in message
+    sqlstate = getattr(error, "sqlstate", None)
+    # 55P03 lock_not_available, 40P01 deadlock_detected, 40001 serialization_failure
+    return sqlstate in ("55P03", "40P01", "40001")
+
+
+def busy() -> Exception:
+    from registry.errors import Unavailable
+
+    return Unavailable("the database is busy; try again in a moment", retry_after=RETRY_AFTER_SECONDS,
+                       code="database_busy")
+
+
 @contextlib.asynccontextmanager
-async def transaction() -> AsyncIterator[Tx]:
+async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
     """The single write transaction helper.
 
     SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one dying
-    with "database is locked" at its first write. PostgreSQL: an ordinary transaction; races are settled
-    by conditional updates and the audit chain's head row. Nested calls join the outer transaction.
+    with "database is locked" at its first write; a writer that waits longer than `lock_wait` seconds
+    (default WRITE_LOCK_WAIT_SECONDS) gets `Unavailable` (503 with Retry-After), never a 500.
+    PostgreSQL: an ordinary transaction; races are settled by conditional updates, the audit chain's head
+    row and `serialize_on`. Nested calls join the outer transaction.
     """
     outer = _current_tx.get()
     if outer is not None:
@@ -165,23 +243,106 @@ async def transaction() -> AsyncIterator[Tx]:
         return
     engine = current_engine()
     if isinstance(engine, SQLiteEngine):
-        piccolo_tx = engine.transaction(transaction_type=TransactionType.immediate)
+        piccolo_tx = _ImmediateTransaction(engine=engine, transaction_type=TransactionType.immediate)
     else:
         piccolo_tx = engine.transaction()
     tx = Tx()
     token = _current_tx.set(tx)
+    wait_token = _lock_wait.set(lock_wait if lock_wait is not None else WRITE_LOCK_WAIT_SECONDS)
     try:
-        async with piccolo_tx:
-            yield tx
-            if tx.audit_entries:
-                # Imported here: the audit package depends on this module, not the other way round.
-                from registry.audit.service import write_chained
+        try:
+            async with piccolo_tx:
+                if not isinstance(engine, SQLiteEngine):
+                    # PostgreSQL: a row lock held longer than this is the same "try again" as SQLite's.
+                    wait_ms = int(1000 * (lock_wait if lock_wait is not None else WRITE_LOCK_WAIT_SECONDS))
+                    await engine.current_transaction.get().connection.execute(f"SET LOCAL lock_timeout = {wait_ms}")
+                yield tx
+                if tx.audit_entries:
+                    # Imported here: the audit package depends on this module, not the other way round.
+                    from registry.audit.service import write_chained
 
-                await write_chained(tx.audit_entries)
+                    await write_chained(tx.audit_entries)
+        except Exception as error:
+            if is_busy_error(error):
+                raise busy() from error
+            raise
     finally:
+        _lock_wait.reset(wait_token)
         _current_tx.reset(token)
     for hook in tx.after_commit:
         await hook()
+
+
+# PostgreSQL binds at most 32,767 values per statement, SQLite 32,766.
+_MAX_BOUND_VALUES = 30_000
+
+
+async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Insert many rows in few statements, inside the current transaction. Piccolo builds each row's SQL in
+    Python, which for tens of thousands of rows costs far more than the database's work; this binds the
+    values directly. Every row names the same columns. Returns the `returning` columns of each row."""
+    tx = _current_tx.get()
+    if tx is None:
+        raise RuntimeError("bulk_insert needs a transaction")
+    if not rows:
+        return []
+    engine = current_engine()
+    connection = engine.current_transaction.get().connection
+    columns = list(rows[0])
+    per_statement = max(1, _MAX_BOUND_VALUES // len(columns))
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    tail = f" RETURNING {', '.join(returning)}" if returning else ""
+    sqlite = isinstance(engine, SQLiteEngine)
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [row[column] for row in chunk for column in columns]
+        if sqlite:
+            row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+            groups = ", ".join([row_marks] * len(chunk))
+        else:
+            width = len(columns)
+            groups = ", ".join(
+                "(" + ", ".join(f"${index * width + offset + 1}" for offset in range(width)) + ")"
+                for index in range(len(chunk))
+            )
+        sql = f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES {groups}{tail}'
+        if sqlite:
+            async with connection.execute(sql, values) as cursor:
+                fetched = await cursor.fetchall() if returning else []
+        else:
+            fetched = [dict(record) for record in await connection.fetch(sql, *values)] if returning else []
+            if not returning:
+                await connection.execute(sql, *values)
+        results.extend(dict(item) for item in fetched)
+    return results
+
+
+async def best_effort(write: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Bookkeeping that must never fail the request it rides on (a token's last use, a session's last
+    activity): its own short transaction, skipped with a warning when the database is busy or refuses."""
+    if _current_tx.get() is not None:
+        # Inside someone's transaction the write simply joins it.
+        await write()
+        return
+    try:
+        async with transaction(lock_wait=BOOKKEEPING_WAIT_SECONDS):
+            await write()
+    except Exception as error:  # noqa: BLE001 - bookkeeping is never worth a failed request
+        logger.warning("skipped %s: %s", what, error)
+
+
+async def serialize_on(kind: int, key: str) -> None:
+    """Inside a transaction: wait until no other transaction holds the same (kind, key), until commit.
+    SQLite's BEGIN IMMEDIATE already serialises every writer; PostgreSQL takes a transaction-level
+    advisory lock. Callers take kinds in increasing order, so two keys never deadlock."""
+    if _current_tx.get() is None:
+        raise RuntimeError("serialize_on needs a transaction")
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return
+    connection = engine.current_transaction.get().connection
+    await connection.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", kind, key)
 
 
 # --- migrations --------------------------------------------------------------------------------

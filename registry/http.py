@@ -1,18 +1,25 @@
 """HTTP conventions shared by every route: problem+json errors (HTML pages for people), Vietnam-time
-JSON, authentication of each request, CSRF for cookie-authenticated writes, and the guards."""
+JSON, authentication of each request, CSRF for cookie-authenticated writes, the guards, the checks every
+input passes before a handler sees it, and the operations layer around the whole application (request
+ids, one log line per request, security headers, trusted proxies)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
+import sys
+import time
+from contextvars import ContextVar
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
 import msgspec
+
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
@@ -27,10 +34,13 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from registry.auth import service as auth
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
+from registry import db
 from registry.errors import Forbidden, Invalid, RegistryError, Unauthenticated
 from registry.timeutil import to_vietnam
+from registry.validation import has_control_characters
 
 logger = logging.getLogger("registry")
+request_logger = logging.getLogger("registry.request")
 
 SESSION_COOKIE = "registry_session"
 LOGIN_CSRF_COOKIE = "registry_login_csrf"
@@ -51,6 +61,7 @@ PAGE_TITLES = {
     422: "Dữ liệu không hợp lệ",
     429: "Thử lại sau",
     500: "Lỗi hệ thống",
+    503: "Hệ thống đang bận",
 }
 
 
@@ -189,8 +200,16 @@ def _default_detail(status: int) -> str:
 
 
 def unexpected_to_problem(error: Exception) -> ProblemDetailsException:
-    logger.exception("unexpected error", exc_info=error)
-    return _problem(HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred; it has been logged")
+    if db.is_busy_error(error):
+        # A lock the database could not give in time (db.transaction turns these into Unavailable; this
+        # catches any write that escaped it): worth retrying, so 503, never 500.
+        logger.warning("database busy [request_id=%s]: %s", current_request_id(), error)
+        return registry_error_to_problem(db.busy())
+    request_id = current_request_id()
+    logger.error("unhandled error [request_id=%s]", request_id, exc_info=error)
+    return _problem(HTTP_500_INTERNAL_SERVER_ERROR,
+                    f"an unexpected error occurred; it has been logged with request id {request_id}",
+                    extra={"code": "internal_error", "request_id": request_id})
 
 
 def render_problem(request: Request, problem: ProblemDetailsException) -> Response:
@@ -205,7 +224,8 @@ def render_problem(request: Request, problem: ProblemDetailsException) -> Respon
 
     context = page_context(request)
     context.update(status=status, title=PAGE_TITLES.get(status, "Lỗi"), detail=problem.detail,
-                   errors=(problem.extra or {}).get("errors") if isinstance(problem.extra, dict) else None)
+                   errors=(problem.extra or {}).get("errors") if isinstance(problem.extra, dict) else None,
+                   request_id=current_request_id())
     return Template(template_name="errors/error.html", context=context, status_code=status, headers=problem.headers,
                     media_type=MediaType.HTML)
 
@@ -320,6 +340,8 @@ def new_login_csrf() -> str:
 
 
 def cookie_secure(request: Request, setting: str) -> bool:
+    """Whether cookies get the Secure flag. "auto": when the request came over HTTPS, which behind a trusted
+    proxy is what its X-Forwarded-Proto says (OperationsMiddleware rewrites the scheme)."""
     if setting in ("1", "true", "yes", "on"):
         return True
     if setting in ("0", "false", "no", "off"):
@@ -328,6 +350,7 @@ def cookie_secure(request: Request, setting: str) -> bool:
 
 
 def client_ip(request: Request) -> str:
+    """The client's address (behind a trusted proxy, the one its X-Forwarded-For names)."""
     client = request.client
     return client.host if client else ""
 
@@ -359,3 +382,283 @@ async def read_upload(request: Request, field: str = "file") -> bytes:
     if not body:
         raise Invalid("the request body is empty", fields={field: "is required"})
     return body
+
+
+# --- input every handler can rely on ------------------------------------------------------------
+
+# Identifiers and counts are PostgreSQL `integer` columns: anything beyond is refused before any query.
+MAX_INTEGER = 2**31 - 1
+MAX_JSON_DEPTH = 32
+# No list in a request body needs more (a head's bulk decisions, a batch's requests).
+MAX_LIST_ITEMS = 1000
+# No single value of a form, a JSON body or a query needs more; each field has its own, tighter limit.
+MAX_VALUE_LENGTH = 65_536
+MAX_QUERY_VALUE_LENGTH = 1000
+JSON_TYPES = ("application/json",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse(field: str, message: str, code: str, status: int = 422) -> RegistryError:
+    error = Invalid(f"{field}: {message}" if field else message, fields={field or "body": message}, code=code)
+    error.status_code = status
+    return error
+
+
+def _check_text(value: str, field: str, limit: int) -> None:
+    if has_control_characters(value):
+        code = "nul_character" if "\x00" in value else "control_character"
+        raise _refuse(field, "contains a control character (such as NUL)", code)
+    if len(value) > limit:
+        raise _refuse(field, f"at most {limit} characters", "text_too_long")
+
+
+def _check_integer(value: int, field: str) -> None:
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
+        raise _refuse(field, f"a number between {-MAX_INTEGER} and {MAX_INTEGER}", "integer_out_of_range")
+
+
+def check_json_value(document: Any) -> None:
+    """Walk a decoded JSON body (iteratively: depth is what is being checked) and refuse what no field
+    of this API takes: integers beyond 32 bits, control characters, overlong strings and lists, deep nesting."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _refuse(path, f"nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep")
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            continue
+        if isinstance(value, int):
+            _check_integer(value, path)
+        elif isinstance(value, str):
+            _check_text(value, path, MAX_VALUE_LENGTH)
+        elif isinstance(value, list):
+            if len(value) > MAX_LIST_ITEMS:
+                raise _refuse(path, f"at most {MAX_LIST_ITEMS} items", "list_too_long")
+            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_path = f"{path}.{key}" if path else str(key)
+                _check_text(str(key), key_path, 200)
+                stack.append((item, key_path, depth + 1))
+
+
+def decode_json_body(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except RecursionError:
+        raise _refuse("", f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep", 400) from None
+    except msgspec.DecodeError as error:
+        reason = str(error)
+        code = "invalid_utf8" if "UTF-8" in reason else "malformed_json"
+        raise _refuse("", f"the body is not valid JSON: {reason}", code, 400) from None
+
+
+_INTEGER_PARAMETERS: dict[int, frozenset[str]] = {}
+
+
+def _integer_query_parameters(handler: Any) -> frozenset[str]:
+    """The query keys a route handler declares as integers (cached per handler)."""
+    cached = _INTEGER_PARAMETERS.get(id(handler))
+    if cached is not None:
+        return cached
+    names = set()
+    try:
+        parameters = handler.parsed_fn_signature.parameters.values()
+    except AttributeError:
+        parameters = ()
+    for parameter in parameters:
+        inner = [parameter, *(getattr(parameter, "inner_types", ()) or ())]
+        if any(getattr(item, "annotation", None) is int for item in inner):
+            alias = getattr(getattr(parameter, "kwarg_definition", None), "query", None)
+            names.add(alias or parameter.name)
+    _INTEGER_PARAMETERS[id(handler)] = result = frozenset(names)
+    return result
+
+
+async def check_input(request: Request) -> None:
+    """What no handler should have to think about, refused with a 4xx that names the field before any
+    handler or query runs: integers beyond 32 bits in paths, queries and bodies; NUL and other control
+    characters anywhere; invalid UTF-8 and JSON nested too deep; overlong values and lists."""
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_integer(value, name)
+        elif isinstance(value, str):
+            _check_text(value, name, MAX_QUERY_VALUE_LENGTH)
+    integer_keys = _integer_query_parameters(request.scope.get("route_handler"))
+    for key, value in request.query_params.multi_items():
+        _check_text(key, key, 200)
+        _check_text(value, key, MAX_QUERY_VALUE_LENGTH)
+        if key in integer_keys and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            _check_integer(int(value), key)
+    if request.method in SAFE_METHODS:
+        return
+    media_type = request.content_type[0]
+    if media_type in JSON_TYPES or media_type.endswith("+json"):
+        body = await request.body()
+        if body.strip():
+            check_json_value(decode_json_body(body))
+    elif media_type in FORM_TYPES:
+        form = await request.form()
+        for key, value in form.multi_items():
+            _check_text(key, key, 200)
+            if isinstance(value, str):
+                _check_text(value, key, MAX_VALUE_LENGTH)
+
+
+async def before_request(request: Request) -> None:
+    """Every route: the input checks, then CSRF."""
+    await check_input(request)
+    await csrf_protect(request)
+
+
+# --- operations: request ids, logging, security headers, trusted proxies ---------------------------
+
+REQUEST_ID_HEADER = "x-request-id"
+_request_id: ContextVar[str] = ContextVar("registry_request_id", default="-")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+# No inline script or style anywhere (templates load /static files only); nothing may frame the registry.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+# Static files are the same for everyone; every other answer may carry someone's personal data.
+CACHEABLE_PREFIXES = ("/static/",)
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def parse_trusted_proxies(text: str | Iterable[str] | None) -> tuple[Any, ...]:
+    """`REGISTRY_TRUSTED_PROXIES`: comma-separated addresses or networks (10.0.0.1, 10.0.0.0/24, ::1)."""
+    items = text.split(",") if isinstance(text, str) else list(text or ())
+    networks = []
+    for item in (part.strip() for part in items):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise Invalid(f"REGISTRY_TRUSTED_PROXIES: {item!r} is not an IP address or network",
+                          code="invalid_setting") from None
+    return tuple(networks)
+
+
+def _address(text: str) -> Any:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def _trusted(address: Any, proxies: tuple[Any, ...]) -> bool:
+    return address is not None and any(address.version == net.version and address in net for net in proxies)
+
+
+def _header_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    values = []
+    for key, value in headers:
+        if key.lower() == name:
+            values.extend(part.strip() for part in value.decode("latin-1").split(","))
+    return [value for value in values if value]
+
+
+def apply_forwarded_headers(scope: Scope, proxies: tuple[Any, ...]) -> bool:
+    """When the peer is a trusted proxy, take the client address from X-Forwarded-For (the nearest
+    address that is not itself a trusted proxy) and the scheme from X-Forwarded-Proto. From anyone else
+    those headers are ignored. Returns whether the peer was trusted."""
+    client = scope.get("client")
+    if not proxies or not client or not _trusted(_address(client[0]), proxies):
+        return False
+    headers = scope.get("headers", [])
+    forwarded_for = _header_values(headers, b"x-forwarded-for")
+    for candidate in reversed(forwarded_for):
+        address = _address(candidate)
+        if address is None:
+            break
+        scope["client"] = (str(address), 0)
+        if not _trusted(address, proxies):
+            break
+    protocols = _header_values(headers, b"x-forwarded-proto")
+    if protocols and protocols[-1].lower() in ("http", "https"):
+        scope["scheme"] = protocols[-1].lower()
+    return True
+
+
+def configure_logging() -> None:
+    """The registry's loggers write to stderr (what `registry serve` and its workers print there)."""
+    registry_logger = logging.getLogger("registry")
+    if not any(getattr(handler, "_registry", False) for handler in registry_logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler._registry = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        registry_logger.addHandler(handler)
+        registry_logger.setLevel(logging.INFO)
+        registry_logger.propagate = False
+
+
+class OperationsMiddleware:
+    """Around the whole application (routing and error pages included): trusted-proxy headers, a request
+    id for every request (sent back as X-Request-ID), the security headers, `Cache-Control: no-store`
+    wherever personal data may be shown, and one log line per request with its duration."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[Any, ...] = ()) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        proxied = apply_forwarded_headers(scope, self.trusted_proxies)
+        incoming = next(iter(_header_values(scope.get("headers", []), REQUEST_ID_HEADER.encode())), "")
+        request_id = incoming if proxied and _REQUEST_ID.match(incoming) else new_request_id()
+        token = _request_id.set(request_id)
+        path = scope.get("path", "")
+        status = 500
+
+        async def send_with_headers(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers") or [])
+                present = {key.lower() for key, _value in headers}
+                extra = [(key, value) for key, value in SECURITY_HEADERS if key not in present]
+                if b"cache-control" not in present and not path.startswith(CACHEABLE_PREFIXES):
+                    extra.append((b"cache-control", b"no-store"))
+                extra.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except BaseException:
+            status = 500
+            logger.exception("unhandled error outside the application [request_id=%s]", request_id)
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            # The path only: query strings may carry names or ID numbers typed into a search.
+            request_logger.info("%s %s %d %.1fms request_id=%s", scope.get("method", "-"), path, status,
+                                elapsed_ms, request_id)
+            _request_id.reset(token)
+
+
+def instrument(app: Any, settings: Any) -> Any:
+    """Put the operations layer around a Litestar app's request handling (not its lifespan)."""
+    configure_logging()
+    app.asgi_handler = OperationsMiddleware(app.asgi_handler, parse_trusted_proxies(settings.trusted_proxies))
+    return app

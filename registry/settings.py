@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     # Renewal may be requested at most this many days before expiry (issue 3, configurable).
     renewal_window_days: int = 90
+    # Addresses or networks of the TLS proxies in front of the registry: only from these are
+    # X-Forwarded-Proto / X-Forwarded-For / X-Request-ID believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def engine_name(self) -> str:
@@ -57,10 +61,24 @@ class Settings:
             dev_ca=_flag(env.get("REGISTRY_DEV_CA")),
             cookie_secure=(env.get("REGISTRY_COOKIE_SECURE") or "auto").strip().lower(),
             renewal_window_days=int(env.get("REGISTRY_RENEWAL_WINDOW_DAYS") or 90),
+            trusted_proxies=parse_addresses(env.get("REGISTRY_TRUSTED_PROXIES") or ""),
         )
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def parse_addresses(text: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (10.0.0.5, 10.0.0.0/24, ::1), each checked."""
+    parsed = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            parsed.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise Invalid(f"REGISTRY_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return tuple(parsed)
 
 
 def ensure_data_dir(data_dir: Path) -> Path:

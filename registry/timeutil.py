@@ -15,11 +15,21 @@ def now() -> datetime:
     return datetime.now(VIETNAM)
 
 
+# The extremes Python can express in Vietnam time. X.509 writes "no well-defined expiration" as
+# 9999-12-31T23:59:59Z (RFC 5280, 4.1.2.5), which is already year 10000 in Vietnam.
+LATEST = datetime.max.replace(tzinfo=VIETNAM)
+EARLIEST = datetime(1, 1, 1, 7, tzinfo=VIETNAM)
+
+
 def to_vietnam(moment: datetime) -> datetime:
-    """A moment expressed in Vietnam time; naive values are taken to be UTC (how the database returns them)."""
+    """A moment expressed in Vietnam time; naive values are taken to be UTC (how the database returns them).
+    Moments beyond what a datetime can hold in Vietnam time are clamped to its ends, never an error."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(VIETNAM)
+    try:
+        return moment.astimezone(VIETNAM)
+    except OverflowError:
+        return LATEST if moment.year > 1 else EARLIEST
 
 
 def isoformat(moment: datetime | None) -> str | None:
@@ -34,7 +44,20 @@ def parse_moment(text: str) -> datetime:
     moment = datetime.fromisoformat(cleaned)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=VIETNAM)
+    check_moment(moment)
     return to_vietnam(moment)
+
+
+# Moments given as input (filters, ?at=): a typo like year 1 or 9999 is refused, not stretched.
+EARLIEST_INPUT_YEAR = 1900
+LATEST_INPUT_YEAR = 2199
+
+
+def check_moment(moment: datetime) -> datetime:
+    """Raise ValueError for a moment outside the years the registry deals in."""
+    if not EARLIEST_INPUT_YEAR <= moment.year <= LATEST_INPUT_YEAR:
+        raise ValueError(f"a moment between the years {EARLIEST_INPUT_YEAR} and {LATEST_INPUT_YEAR}")
+    return moment
 
 
 def today() -> date:

@@ -24,17 +24,19 @@ class FieldErrors:
 
     def __init__(self, prefix: str = "") -> None:
         self.errors: dict[str, str] = {}
+        self.codes: set[str] = set()
         self.prefix = prefix
 
-    def add(self, field: str, message: str) -> None:
+    def add(self, field: str, message: str, code: str = "invalid_input") -> None:
         self.errors.setdefault(self.prefix + field, message)
+        self.codes.add(code)
 
     def check(self, field: str, value: Any, parse: Callable[[Any], T]) -> T | None:
         """Run one parser; record its Invalid under `field` instead of raising."""
         try:
             return parse(value)
         except Invalid as error:
-            self.add(field, next(iter(error.fields.values()), error.detail))
+            self.add(field, next(iter(error.fields.values()), error.detail), error.code)
             return None
 
     def merge(self, error: Invalid, prefix: str = "") -> None:
@@ -44,20 +46,52 @@ class FieldErrors:
     def raise_if_any(self, summary: str = "invalid input") -> None:
         if self.errors:
             listed = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
-            raise Invalid(f"{summary}: {listed}", fields=dict(self.errors))
+            # One kind of mistake keeps its code (text_too_long, nul_character...); a mix is invalid_input.
+            code = next(iter(self.codes)) if len(self.codes) == 1 else "invalid_input"
+            raise Invalid(f"{summary}: {listed}", fields=dict(self.errors), code=code)
 
 
-def text(value: Any, *, required: bool = True, max_length: int = 300) -> str:
+# Limits by use, for fields that no form names more precisely.
+NAME_LENGTH = 200
+NOTE_LENGTH = 1000
+SEARCH_LENGTH = 200
+# Dates the registry deals in (births, ID issues, certificate lifetimes): far outside is a typo or a probe.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def text(value: Any, *, required: bool = True, max_length: int = 300, field: str = "") -> str:
+    """Free text: NFC with collapsed spaces, no NUL or other control characters, at most `max_length`
+    characters. Errors name `field` (FieldErrors.check fills in its own field name)."""
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise Invalid("must be text", fields={"": "must be text"})
+        raise Invalid("must be text", fields={field: "must be text"}, code="not_text")
+    check_characters(value, field)
     cleaned = normalize(value)
     if required and not cleaned:
-        raise Invalid("is required", fields={"": "is required"})
+        raise Invalid("is required", fields={field: "is required"}, code="required")
     if len(cleaned) > max_length:
-        raise Invalid(f"at most {max_length} characters", fields={"": f"at most {max_length} characters"})
+        raise Invalid(f"{field or 'text'}: at most {max_length} characters", fields={field: f"at most {max_length} characters"},
+                      code="text_too_long", params={"max_length": max_length})
     return cleaned
+
+
+def check_characters(value: str, field: str = "") -> str:
+    """Refuse NUL and the other C0/C1 control characters except tab, line feed and carriage return: no
+    person types them, PostgreSQL refuses NUL in text, and they hide what a value really says."""
+    if has_control_characters(value):
+        code = "nul_character" if "\x00" in value else "control_character"
+        raise Invalid(f"{field or 'text'}: contains a control character", fields={field: "contains a control character"},
+                      code=code)
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
 
 
 def _pattern(value: Any, pattern: re.Pattern[str], message: str, *, required: bool) -> str:
@@ -94,14 +128,19 @@ def phone(value: Any, *, required: bool = True) -> str:
 
 def iso_date(value: Any, *, required: bool = True) -> date | None:
     if isinstance(value, date):
-        return value
-    cleaned = text(value, required=required, max_length=10)
-    if not cleaned:
-        return None
-    try:
-        return date.fromisoformat(cleaned)
-    except ValueError:
-        raise Invalid("expected a date as YYYY-MM-DD", fields={"": "expected YYYY-MM-DD"}) from None
+        born = value
+    else:
+        cleaned = text(value, required=required, max_length=10)
+        if not cleaned:
+            return None
+        try:
+            born = date.fromisoformat(cleaned)
+        except ValueError:
+            raise Invalid("expected a date as YYYY-MM-DD", fields={"": "expected YYYY-MM-DD"}, code="invalid_date") from None
+    if not EARLIEST_DATE <= born <= LATEST_DATE:
+        raise Invalid(f"a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}",
+                      fields={"": f"between {EARLIEST_DATE.year} and {LATEST_DATE.year}"}, code="date_out_of_range")
+    return born
 
 
 def birth_date(value: Any, *, required: bool = True) -> date | None:

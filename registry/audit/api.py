@@ -10,14 +10,20 @@ from litestar.params import QueryParameter
 
 from registry.audit import service
 from registry.http import may
-from registry.timeutil import VIETNAM
+from registry.errors import Invalid
+from registry.timeutil import VIETNAM, check_moment
 
 
-def _in_vietnam(moment: datetime | None) -> datetime | None:
+def _in_vietnam(moment: datetime | None, field: str) -> datetime | None:
     """A bound without an offset is Vietnam time, as everywhere else in the registry."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=VIETNAM)
-    return moment
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VIETNAM)
+    try:
+        return check_moment(moment)
+    except ValueError as error:
+        raise Invalid(f"{field}: {error}", fields={field: str(error)}, code="date_out_of_range") from None
 
 
 @get("/audit", guards=[may("audit.read")], tags=["audit"])
@@ -32,7 +38,7 @@ async def audit_log(
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Entries newest first, filtered; page with `before_seq`."""
-    filters = service.AuditFilter(action, actor, object_type, object_id, _in_vietnam(since), _in_vietnam(until))
+    filters = service.AuditFilter(action, actor, object_type, object_id, _in_vietnam(since, "since"), _in_vietnam(until, "until"))
     entries = await service.search(filters, limit=limit, before_seq=before_seq)
     return {
         "entries": [

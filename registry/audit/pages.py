@@ -27,7 +27,8 @@ def _moment(value: str | None, field: str, *, end_of_day: bool = False):
         moment = parse_moment(value)
         return moment + timedelta(days=1) if end_of_day and len(value.strip()) == 10 else moment
     except ValueError:
-        raise Invalid(f"{field}: expected a date like 2026-11-24", fields={field: "expected YYYY-MM-DD"}) from None
+        raise Invalid(f"{field}: expected a date like 2026-11-24", fields={field: "expected YYYY-MM-DD"},
+                      code="invalid_date") from None
 
 
 @get("/admin/audit", guards=[may("audit.read")], include_in_schema=False)

@@ -13,8 +13,6 @@ from registry.audit.tables import AuditEntry, AuditHead
 from registry.timeutil import now
 
 
-INSERT_CHUNK = 1000
-
 
 class AuditActor(Protocol):
     @property
@@ -69,6 +67,20 @@ def record(
     )
 
 
+def record_many(actor: AuditActor, action: str, object_type: str, items: list[tuple[Any, str | None, str | None]]) -> None:
+    """Many entries of one action at once, each (object_id, before, after) with before and after already
+    through `canonical_json` (a bulk import serialises them before it takes the write lock)."""
+    tx = db.current_tx()
+    if tx is None:
+        raise RuntimeError("audit.record_many must be called inside db.transaction()")
+    moment = now()
+    tx.audit_entries.extend(
+        PendingEntry(at=moment, actor_id=actor.user_id, actor=actor.label, action=action, object_type=object_type,
+                     object_id=str(object_id), before=before, after=after)
+        for object_id, before, after in items
+    )
+
+
 def entry_hash(prev_hash: str, seq: int, entry: PendingEntry | dict[str, Any]) -> str:
     fields = entry if isinstance(entry, dict) else entry.__dict__
     at: datetime = fields["at"]
@@ -105,11 +117,11 @@ async def write_chained(entries: list[PendingEntry]) -> None:
     for entry in entries:
         seq += 1
         digest = entry_hash(prev_hash, seq, entry)
-        rows.append(AuditEntry(seq=seq, prev_hash=prev_hash, hash=digest, **entry.__dict__))
+        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": digest, **entry.__dict__})
         prev_hash = digest
-    # Chunks keep each INSERT under SQLite's limit on bound parameters.
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await AuditEntry.insert(*rows[start : start + INSERT_CHUNK])
+    # Bound directly (db.bulk_insert): an import of thousands of agencies audits each one, and the chain's
+    # head stays locked until commit.
+    await db.bulk_insert(AuditEntry, rows)
     await AuditHead.raw("UPDATE audit_head SET hash = {} WHERE id = 1", prev_hash)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -12,7 +15,7 @@ from typing import Any, Iterable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from registry import db
+from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.permissions import OPERATOR_ROLE, ROLES, authorize, province_wide
@@ -29,6 +32,10 @@ TOKEN_PREFIX = "rgt_"
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 IP_FAILURE_FACTOR = 4
+TOKEN_NAME_LENGTH = 100
+# serialize_on kinds: a user name before an address (see db.serialize_on).
+_LOCK_LOGIN_USERNAME = 1
+_LOCK_LOGIN_ADDRESS = 2
 
 # argon2-cffi's defaults: Argon2id with the RFC 9106 low-memory profile.
 _hasher = PasswordHasher()
@@ -44,19 +51,61 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
 
 
+# Argon2 is deliberately slow and memory-hungry: it runs in these threads (argon2-cffi releases the GIL),
+# never on the event loop, and at most one hash per CPU at a time; further sign-ins queue here while the
+# loop goes on answering everything else.
+HASHING_THREADS = max(1, os.cpu_count() or 1)
+_hashing_pool: ThreadPoolExecutor | None = None
+_hashing_pool_pid = 0
+# Longer passwords are refused before hashing (a megabyte "password" is an attack, not a secret).
+MAX_PASSWORD_LENGTH = 1024
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def _pool() -> ThreadPoolExecutor:
+    """This process's hashing threads. Made on first use in each process: `serve --demo` hashes in the
+    parent before the server forks its workers, and a forked child inherits the pool without its threads."""
+    global _hashing_pool, _hashing_pool_pid
+    if _hashing_pool is None or _hashing_pool_pid != os.getpid():
+        _hashing_pool = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+        _hashing_pool_pid = os.getpid()
+    return _hashing_pool
+
+
+async def _off_loop(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(_pool(), function, *args)
+
+
+async def hash_password(password: str) -> str:
+    return await _off_loop(_hasher.hash, password)
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; an unknown user costs as long as a wrong password."""
+    matches = await _off_loop(_verify, stored_hash or _DUMMY_HASH, password)
+    return matches and stored_hash is not None
 
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
-            fields={"password": f"at least {MIN_PASSWORD_LENGTH} characters"},
+            fields={"password": f"at least {MIN_PASSWORD_LENGTH} characters"}, code="password_too_short",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(
+            f"a password has at most {MAX_PASSWORD_LENGTH} characters",
+            fields={"password": f"at most {MAX_PASSWORD_LENGTH} characters"}, code="text_too_long",
         )
 
 
@@ -106,6 +155,8 @@ async def add_user(
     role_list = check_roles(roles)
     check_password_strength(password)
     person_fields = people.check_fields({"full_name": full_name, "position": position, "email": email})
+    # Hashed before the write lock is taken: the lock is held for the writes only.
+    password_hash = await hash_password(password)
     async with db.transaction():
         agency = await agencies.named_in_input(agency_code)
         authorize(actor, "user.manage", agency["path"])
@@ -114,7 +165,7 @@ async def add_user(
         if await UserAccount.exists().where(UserAccount.username == username):
             raise Conflict(f"user name {username} is taken")
         person_id = await people.insert_person(agency, person_fields)
-        user = UserAccount(username=username, person=person_id, password_hash=hash_password(password), created_at=now())
+        user = UserAccount(username=username, person=person_id, password_hash=password_hash, created_at=now())
         await user.save()
         grants = await _grant(user.id, role_list, agency)
         audit.record(
@@ -301,7 +352,7 @@ def token_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _user_for_token_admin(actor: Principal, username: str | None) -> dict[str, Any]:
-    """Anyone manages their own tokens; an admin manages those of users in their scope."""
+    """Anyone manages their own tokens; an admin lists and revokes those of users in their scope."""
     if username is None or (actor.user_id is not None and username == actor.username):
         if actor.user_id is None:
             raise Invalid("name the user whose tokens these are")
@@ -317,8 +368,13 @@ async def create_token(
 ) -> tuple[str, dict[str, Any]]:
     """A new bearer token; the plain value is returned once and never stored."""
     if expires_days is not None and not 1 <= expires_days <= 3650:
-        raise Invalid("expires_days must be between 1 and 3650", fields={"expires_days": "1 to 3650"})
-    name = (name or "").strip()[:100]
+        raise Invalid("expires_days must be between 1 and 3650", fields={"expires_days": "1 to 3650"},
+                      code="out_of_range")
+    name = validation.text(name, required=False, max_length=TOKEN_NAME_LENGTH, field="name")
+    if not actor.is_system and username is not None and username.strip().lower() != actor.username:
+        # A token acts as its user, and the audit log then names that user: minting one for someone else
+        # is impersonation. Only the installation's operator (the command line, a system principal) may.
+        raise Forbidden("you may create tokens only for yourself", code="token_for_other_user")
     async with db.transaction():
         user = await _user_for_token_admin(actor, username)
         if not user["active"]:
@@ -377,8 +433,11 @@ async def principal_for_token(plain: str) -> Principal:
     if principal is None:
         raise Unauthenticated("the token's user is deactivated")
     if row["last_used_at"] is None or moment - row["last_used_at"] > TOKEN_TOUCH_INTERVAL:
-        # Bookkeeping, not a change of registry data: no audit entry, and at most once a minute.
-        await ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["id"])
+        # Bookkeeping, not a change of registry data: no audit entry, at most once a minute, and skipped
+        # rather than failing the request when the database is busy.
+        await db.best_effort(
+            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["id"]), "token last use"
+        )
     return principal
 
 
@@ -392,9 +451,9 @@ class SignedIn:
     expires_in: int
 
 
-async def _throttle(settings: Settings, username: str, ip: str) -> None:
-    """Too many recent failures lock the user name (and, at a higher count, the address) for a while."""
-    moment = now()
+async def _throttle(settings: Settings, username: str, ip: str, moment) -> None:
+    """Too many recent failures lock the user name (and, at a higher count, the address) for a while.
+    Runs inside the transaction that records the attempt, after `_serialize_attempts`."""
     window = timedelta(minutes=settings.login_window_minutes)
     since = moment - window
     last_success = await LoginAttempt.select(LoginAttempt.at).where(
@@ -415,41 +474,57 @@ async def _throttle(settings: Settings, username: str, ip: str) -> None:
             unlock_at = recent[-1]["at"] + window
             seconds = max(1, int((unlock_at - moment).total_seconds()) + 1)
             raise TooManyRequests(
-                f"too many failed sign-ins; try again in {max(1, seconds // 60)} minute(s)", retry_after=seconds
+                f"too many failed sign-ins; try again in {max(1, seconds // 60)} minute(s)", retry_after=seconds,
+                code="sign_in_locked",
             )
+
+
+async def _record_attempt(settings: Settings, username: str, ip: str) -> int:
+    """Check the throttle and record this attempt as a failure, in one step: the attempt counts against
+    the limit before its password is even looked at, so parallel guesses cannot all slip under it.
+    A right password turns its attempt into a success afterwards. Returns the attempt's id."""
+    async with db.transaction():
+        # Concurrent attempts on the same user name or address take turns from here to commit.
+        await db.serialize_on(_LOCK_LOGIN_USERNAME, username)
+        if ip:
+            await db.serialize_on(_LOCK_LOGIN_ADDRESS, ip)
+        moment = now()
+        await _throttle(settings, username, ip, moment)
+        inserted = await LoginAttempt.insert(
+            LoginAttempt(username=username, ip=ip[:64], at=moment, success=False)
+        ).returning(LoginAttempt.id)
+    return inserted[0]["id"]
 
 
 async def sign_in(settings: Settings, username: str, password: str, *, ip: str = "", user_agent: str = "") -> SignedIn:
     username = (username or "").strip().lower()[:80]
     if not username or not password:
         raise Invalid("enter your user name and password", fields={"username": "required", "password": "required"})
-    await _throttle(settings, username, ip)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # Never a valid password (see check_password_strength); refused without hashing it.
+        password = ""
+    attempt_id = await _record_attempt(settings, username, ip)
     user = await find_user(username)
-    verified = False
-    try:
-        verified = _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password) and user is not None
-    except (VerificationError, InvalidHashError):
-        verified = False
-    moment = now()
+    verified = bool(password) and await verify_password(user["password_hash"] if user else None, password)
     if not verified or not user["active"]:
-        # Only the attempt is kept, for throttling: a failed sign-in changes nothing, so it is not audited
-        # (and floods of wrong passwords cannot queue on the audit chain's lock).
-        async with db.transaction():
-            await LoginAttempt.insert(LoginAttempt(username=username, ip=ip, at=moment, success=False))
-        raise Unauthenticated("wrong user name or password")
+        # The attempt stays recorded as a failure, for throttling: a failed sign-in changes nothing, so it
+        # is not audited (and floods of wrong passwords cannot queue on the audit chain's lock).
+        raise Unauthenticated("wrong user name or password", code="wrong_credentials")
     plain = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
+    moment = now()
     expires_at = moment + timedelta(hours=settings.session_hours)
+    new_hash = await hash_password(password) if _hasher.check_needs_rehash(user["password_hash"]) else None
     async with db.transaction():
-        await LoginAttempt.insert(LoginAttempt(username=username, ip=ip, at=moment, success=True))
+        await LoginAttempt.update({LoginAttempt.success: True}).where(LoginAttempt.id == attempt_id)
         session = AuthSession(
             token_hash=digest(plain), user=user["id"], csrf_token=csrf, created_at=moment,
             expires_at=expires_at, last_seen_at=moment, ip=ip[:64], user_agent=user_agent[:300],
         )
         await session.save()
         values: dict[Any, Any] = {UserAccount.last_login_at: moment}
-        if _hasher.check_needs_rehash(user["password_hash"]):
-            values[UserAccount.password_hash] = hash_password(password)
+        if new_hash is not None:
+            values[UserAccount.password_hash] = new_hash
         await UserAccount.update(values).where(UserAccount.id == user["id"])
         principal = await load_principal(user["id"], via="session", session_id=session.id, csrf_token=csrf)
         assert principal is not None
@@ -463,7 +538,10 @@ async def principal_for_session(plain: str) -> Principal | None:
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= moment:
         return None
     if moment - row["last_seen_at"] > SESSION_TOUCH_INTERVAL:
-        await AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == row["id"])
+        await db.best_effort(
+            lambda: AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == row["id"]),
+            "session activity",
+        )
     return await load_principal(row["user"], via="session", session_id=row["id"], csrf_token=row["csrf_token"])
 
 

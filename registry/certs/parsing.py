@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from registry.errors import Invalid
+from registry.validation import has_control_characters
 
 # A bundle from the CA holds a handful; this bounds the work one upload can cause.
 MAX_CERTIFICATES = 500
@@ -269,6 +270,12 @@ def _describe(certificate: x509.Certificate) -> ParsedCertificate:
     ):
         if len(value) > limit:
             raise invalid(f"the certificate's {field} is longer than {limit} characters")
+        if has_control_characters(value):
+            # A NUL inside a name is the classic "null prefix" trick (what a viewer shows is not what
+            # the name says); PostgreSQL could not store it either.
+            raise Invalid(f"the certificate's {field} contains a control character (such as NUL)",
+                          fields={"file": f"{field} contains a control character"},
+                          code="nul_character" if "\x00" in value else "control_character")
     return ParsedCertificate(
         certificate=certificate,
         der=der,

@@ -7,6 +7,7 @@ can probe who holds what. A certificate linked to no agency yet is seen by opera
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
-from registry.text import fold
+from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors
 
@@ -262,12 +263,13 @@ async def _import_parsed(
     custodian_person_id: int | None,
     kind: str | None,
     source: str,
+    resolved: Links | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Inside the caller's transaction: the known row untouched, or a new row, audited."""
     existing = await find_by_fingerprint(parsed.fingerprint)
     if existing is not None:
         return certificate_json(existing), False
-    links = await resolve_links(
+    links = resolved or await resolve_links(
         actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, holder_person_id=holder_person_id,
         agency_code=agency_code, custodian_person_id=custodian_person_id, kind=kind,
     )
@@ -352,16 +354,23 @@ async def import_bundle(
     authorize(actor, "certificate.import")
     _check_source(source)
     _check_kind(kind)
-    parsed_all = parsing.parse_certificates(content)
+    # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
+    parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
+    plan = []
+    for parsed in parsed_all:
+        if parsed.is_ca:
+            link_args: dict[str, Any] = dict(holder_person_id=None, agency_code=None, custodian_person_id=None, kind=None)
+        else:
+            link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
+                             custodian_person_id=custodian_person_id, kind=kind)
+        links = None
+        if await find_by_fingerprint(parsed.fingerprint) is None:
+            links = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
+        plan.append((parsed, link_args, links))
     results = []
     async with db.transaction():
-        for parsed in parsed_all:
-            if parsed.is_ca:
-                link_args: dict[str, Any] = dict(holder_person_id=None, agency_code=None, custodian_person_id=None, kind=None)
-            else:
-                link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
-                                 custodian_person_id=custodian_person_id, kind=kind)
-            results.append(await _import_parsed(actor, parsed, source=source, **link_args))
+        for parsed, link_args, links in plan:
+            results.append(await _import_parsed(actor, parsed, source=source, resolved=links, **link_args))
     return results
 
 
@@ -579,13 +588,13 @@ async def list_certificates(
         )
     if holder_person_id is not None:
         query = query.where(Certificate.holder == holder_person_id)
-    if q and q.strip():
-        words = fold(q).split()
+    words = search_words(q)
+    if words:
         by_words = Certificate.search_key.like(f"%{words[0]}%")
         for word in words[1:]:
             by_words = by_words & Certificate.search_key.like(f"%{word}%")
-        prefix = normalize_fingerprint(q)
-        if len(prefix) >= 8 and _HEX.match(prefix):
+        prefix = normalize_fingerprint(q or "")
+        if 8 <= len(prefix) <= 64 and _HEX.match(prefix):
             by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
         query = query.where(by_words)
     if expiring_within_days is not None:

@@ -13,7 +13,7 @@ from registry.auth.principal import Principal
 from registry.errors import Invalid, NotFound
 from registry.people.tables import Person
 from registry.subtree import within_subtrees
-from registry.text import fold
+from registry.text import fold, search_words
 from registry.timeutil import now
 
 RESTRICTED_FIELDS = ("id_number", "date_of_birth", "phone")
@@ -175,9 +175,8 @@ async def list_people(
     query = Person.select(*SELECT_COLUMNS).order_by(Person.search_key).limit(limit)
     if scopes:
         query = query.where(within_subtrees(Person.agency.path, scopes))
-    if q:
-        for word in fold(q).split():
-            query = query.where(Person.search_key.like(f"%{word}%"))
+    for word in search_words(q):
+        query = query.where(Person.search_key.like(f"%{word}%"))
     rows = await query
     return [person_json(row, restricted=may_see_restricted(actor, row)) for row in rows]
 

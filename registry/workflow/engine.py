@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from piccolo.table import Table
 
-from registry import db
+from registry import db, validation
 from registry.audit import service as audit
 from registry.auth import permissions, service as auth
 from registry.auth.permissions import Involvement
@@ -27,7 +27,7 @@ from registry.timeutil import now
 from registry.workflow.machine import Machine, Transition
 from registry.workflow.tables import WorkflowEvent
 
-MAX_NOTE_LENGTH = 1000
+MAX_NOTE_LENGTH = validation.NOTE_LENGTH
 
 
 @dataclass(frozen=True)
@@ -377,13 +377,10 @@ def judge(actor: Principal, flow: Flow, row: Mapping[str, Any], transition_name:
             )
         raise Forbidden(f"your roles do not allow you to {transition.name} request {row['id']}",
                         code="not_permitted", params={"id": row["id"], "action": transition.label})
-    cleaned = (note or "").strip()
+    cleaned = validation.text(note, required=False, max_length=validation.NOTE_LENGTH, field="reason")
     if transition.needs_note and not cleaned:
         raise Invalid(f"a reason is required to {transition.name} request {row['id']}", code="reason_required",
                       fields={"reason": "is required"}, params={"id": row["id"]})
-    if len(cleaned) > MAX_NOTE_LENGTH:
-        raise Invalid(f"the reason has more than {MAX_NOTE_LENGTH} characters", code="text_too_long",
-                      fields={"reason": f"at most {MAX_NOTE_LENGTH} characters"}, params={"max": MAX_NOTE_LENGTH})
     return transition
 
 
