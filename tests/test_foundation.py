@@ -13,7 +13,7 @@ from registry import db
 from registry.agencies.tables import RegistrySetting
 from registry.settings import Settings
 from registry.timeutil import now
-from tests.conftest import ON_POSTGRES
+from tests.helpers import ON_POSTGRES
 
 
 def test_defaults_keep_everything_under_var(tmp_path: Path) -> None:
