@@ -4,7 +4,6 @@ REGISTRY_TEST_DATABASE_URL is set), prepared once per session and copied for eve
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -18,7 +17,7 @@ from registry.app import create_app
 from registry.auth import service as auth_service
 from registry.settings import Settings
 from tests import certgen
-from tests.database_copies import PostgresCopies, SQLiteCopies, database_copies
+from tests.database_copies import Templates, working_database
 from tests.helpers import TEST_DATABASE_URL, Province, seed_province
 
 # Real Argon2id hashing, with argon2's cheapest parameters: the suite hashes a password for every user
@@ -31,21 +30,23 @@ DATABASE_FIXTURES = frozenset({"migrated", "app", "client", "province"})
 
 
 @pytest.fixture(scope="session")
-async def templates(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[SQLiteCopies | PostgresCopies, Province]]:
-    """The session's templates, made once: "empty" (migrated) and "province" (plus the small province)."""
-    async with database_copies(TEST_DATABASE_URL, tmp_path_factory.mktemp("db")) as copies:
-        await copies.create_template("empty", db.migrate)
-        province = await copies.create_template("province", seed_province, start_from="empty")
-        await copies.restore("empty")  # the working database exists before anything binds it
-        yield copies, province
+async def templates(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Templates]:
+    """The session's working database and its saved states: "empty" (migrated) and "province"."""
+    async with working_database(TEST_DATABASE_URL, tmp_path_factory.mktemp("db")) as templates:
+        engine = db.use_database(templates.copies.working_url)
+        try:
+            await templates.build("empty", db.migrate)
+            await templates.build("province", seed_province)
+        finally:
+            await db.close_pool(engine)
+        yield templates
         await db.close_pool(db.current_engine())
 
 
 @pytest.fixture(scope="session")
-def database_url(templates) -> str:
+def database_url(templates: Templates) -> str:
     """The one database URL of the session: the app, its engine and command-line subprocesses use it."""
-    copies, _province = templates
-    return copies.working_url
+    return templates.copies.working_url
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +71,11 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     names = set(request.fixturenames)
     if not names & DATABASE_FIXTURES:
         return
-    copies, _province = request.getfixturevalue("templates")
+    templates: Templates = request.getfixturevalue("templates")
     request.getfixturevalue("app")  # the session's engine, bound once
-    # No connection may outlive the database it was opened on (the app's pool is closed by `client`).
+    # No pool may outlive a test (`client` closes the app's on shutdown; this closes one a test opened).
     await db.close_pool(db.current_engine())
-    await copies.restore("province" if "province" in names else "empty")
+    await templates.restore("province" if "province" in names else "empty")
 
 
 @pytest.fixture
@@ -84,10 +85,9 @@ def migrated(settings: Settings) -> str:
 
 
 @pytest.fixture
-def province(templates) -> Province:
+def province(templates: Templates) -> Province:
     """The small province, already in this test's copy of the database: its users and their tokens."""
-    _copies, seeded = templates
-    return copy.deepcopy(seeded)
+    return templates.result("province")
 
 
 @pytest.fixture

@@ -562,20 +562,24 @@ def expected_statuses(username: str, target: str) -> dict[str, int]:
 
 
 @pytest.fixture
-async def scoped_province(province) -> dict[str, int]:
+async def scoped_province(province, templates) -> dict[str, int]:
     """The province plus a unit under DoIT, one under the city's finance office, another province, and a
     person (without an account) in every target agency. Returns agency code → that person's id."""
-    await agencies.import_csv(SYSTEM, (
-        "code,name,parent_code\n"
-        f"{DOIT_UNIT},Trung tâm Công nghệ thông tin và Truyền thông,{DOIT}\n"
-        f"{STAFF_UNIT},Tổ Ngân sách,{CITY_FINANCE}\n"
-        f"{OTHER_PROVINCE},Ủy ban nhân dân tỉnh Lạng Sơn,\n"
-    ).encode())
-    persons = {}
-    for code in (DOIT, DOIT_UNIT, FINANCE, OTHER_PROVINCE, CITY, WARD, CITY_FINANCE, STAFF_UNIT):
-        created = await people.create_person(SYSTEM, {"full_name": f"Nhân sự {code}", "agency_code": code, "position": "Chuyên viên"})
-        persons[code] = created["id"]
-    return persons
+
+    async def make() -> dict[str, int]:
+        await agencies.import_csv(SYSTEM, (
+            "code,name,parent_code\n"
+            f"{DOIT_UNIT},Trung tâm Công nghệ thông tin và Truyền thông,{DOIT}\n"
+            f"{STAFF_UNIT},Tổ Ngân sách,{CITY_FINANCE}\n"
+            f"{OTHER_PROVINCE},Ủy ban nhân dân tỉnh Lạng Sơn,\n"
+        ).encode())
+        persons = {}
+        for code in (DOIT, DOIT_UNIT, FINANCE, OTHER_PROVINCE, CITY, WARD, CITY_FINANCE, STAFF_UNIT):
+            created = await people.create_person(SYSTEM, {"full_name": f"Nhân sự {code}", "agency_code": code, "position": "Chuyên viên"})
+            persons[code] = created["id"]
+        return persons
+
+    return await templates.start_from("scoped_province", make, base="province")
 
 
 async def attempt_everything(client: httpx.AsyncClient, headers: dict[str, str], code: str, person_id: int) -> dict[str, int]:

@@ -530,32 +530,25 @@ async def test_revocation_checks_reason_and_who_records_it(province, ca) -> None
 # --- lists --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def spread_certificates(ca) -> dict[str, x509.Certificate]:
-    """The certificates of `spread`, issued once for the module (key generation is the slow part)."""
-    return {
-        "d20": issue(ca, "Nguyễn Văn An", email="an@quangninh.gov.vn", days_left=20),
-        "d50": issue(ca, "Trần Thị Bình", email="binh@quangninh.gov.vn", days_left=50),
-        "d80": issue(ca, "UBND PHƯỜNG HỒNG GAI", days_left=80),
-        "d200": issue(ca, "Sở Tài chính", days_left=200),
-        "expired": issue(ca, "Hết hạn rồi", days_left=-3, age_days=500),
-        "revoked": issue(ca, "Bị thu hồi", days_left=10),
-        "root": issue(ca, "Chưa gắn ai", email="chuagan@quangninh.gov.vn", days_left=15),
-    }
-
-
 @pytest.fixture
-async def spread(province, spread_certificates) -> dict[str, dict]:
-    """Certificates across the province with different expiries and states."""
-    staff, clerk = province.person_id("city_staff"), province.person_id("city_clerk")
-    links = {
-        "d20": {"holder_person_id": staff}, "d50": {"holder_person_id": clerk}, "d80": {"agency_code": WARD},
-        "d200": {"agency_code": FINANCE}, "expired": {"holder_person_id": staff}, "revoked": {"holder_person_id": staff},
-        "root": {},
-    }
-    made = {key: await add(cert, **links[key]) for key, cert in spread_certificates.items()}
-    await service.record_revocation(SYSTEM, made["revoked"]["id"], revoked_at=now() - timedelta(days=1), reason="token_lost")
-    return made
+async def spread(province, templates, ca) -> dict[str, dict]:
+    """Certificates across the province with different expiries and states (made once, copied per test)."""
+
+    async def make() -> dict[str, dict]:
+        staff, clerk = province.person_id("city_staff"), province.person_id("city_clerk")
+        made = {
+            "d20": await add(issue(ca, "Nguyễn Văn An", email="an@quangninh.gov.vn", days_left=20), holder_person_id=staff),
+            "d50": await add(issue(ca, "Trần Thị Bình", email="binh@quangninh.gov.vn", days_left=50), holder_person_id=clerk),
+            "d80": await add(issue(ca, "UBND PHƯỜNG HỒNG GAI", days_left=80), agency_code=WARD),
+            "d200": await add(issue(ca, "Sở Tài chính", days_left=200), agency_code=FINANCE),
+            "expired": await add(issue(ca, "Hết hạn rồi", days_left=-3, age_days=500), holder_person_id=staff),
+            "revoked": await add(issue(ca, "Bị thu hồi", days_left=10), holder_person_id=staff),
+            "root": await add(issue(ca, "Chưa gắn ai", email="chuagan@quangninh.gov.vn", days_left=15)),
+        }
+        await service.record_revocation(SYSTEM, made["revoked"]["id"], revoked_at=now() - timedelta(days=1), reason="token_lost")
+        return made
+
+    return await templates.start_from("certificates_spread", make, base="province")
 
 
 async def _listed(client, province, username: str, **params) -> list[str]:

@@ -89,6 +89,28 @@ async def test_migrate_reports_nothing_pending(cli_env) -> None:
     assert result.stdout.strip() == "no pending migrations"
 
 
+def test_only_serve_and_migrate_apply_migrations(tmp_path: Path) -> None:
+    """On a fresh data dir, other commands refuse with one line naming `registry migrate`, and create no
+    table; after `registry migrate` they work."""
+    env = clean_env({"REGISTRY_DATA_DIR": str(tmp_path / "data")})
+    agencies_csv = tmp_path / "agencies.csv"
+    agencies_csv.write_text(PROVINCE_CSV, encoding="utf-8")
+    add_user = ["user", "add", "le.thu", "--name", "Lê Thị Thư", "--agency", CITY, "--role", "clerk", "--password-stdin"]
+
+    for args, stdin in ((add_user, GOOD_PASSWORD), (["agency", "import", str(agencies_csv)], None)):
+        assert_bad_input(registry(env, *args, stdin=stdin), "pending migration", "`registry migrate`")
+    with sqlite3.connect(tmp_path / "data" / "registry.sqlite3") as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
+
+    migrated = registry(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert migrated.stdout.startswith("applied ") and migrated.stdout.endswith(" migration(s)\n")
+    assert registry(env, "agency", "import", str(agencies_csv)).returncode == 0
+    added = registry(env, *add_user, stdin=GOOD_PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == f"added user le.thu (clerk@{CITY})"
+
+
 async def test_agency_import(cli_env, tmp_path: Path) -> None:
     path = tmp_path / "agencies.csv"
     path.write_text(PROVINCE_CSV, encoding="utf-8")
