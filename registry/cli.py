@@ -4,8 +4,9 @@ one-line reason on stderr, 1 when `audit verify` finds a break in the chain."""
 from __future__ import annotations
 
 import asyncio
-import os
+import getpass
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
@@ -31,18 +32,30 @@ def fail(message: str) -> None:
     raise BadInput(message)
 
 
-def run(work: Callable[[Settings], Awaitable[T]], *, migrate: bool = True) -> T:
-    """Bind the database the settings name, apply pending migrations, and run one async job."""
+def load_settings() -> Settings:
+    """The settings of this command: the environment, read once, here."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except RegistryError as error:
         fail(error.detail)
+    raise AssertionError("unreachable")
+
+
+def run(work: Callable[[Settings], Awaitable[T]], *, settings: Settings | None = None,
+        applies_migrations: bool = False) -> T:
+    """Bind the database the settings name and run one async job.
+
+    Only `serve` and `migrate` apply migrations (their job does, with `applies_migrations=True`); every
+    other command refuses a database with pending migrations, whose tables may not be what the code expects."""
+    settings = settings or load_settings()
 
     async def job() -> T:
         engine = db.use_database(settings.database_url)
         try:
-            if migrate:
-                await db.migrate()
+            if not applies_migrations:
+                pending = await db.pending_migrations()
+                if pending:
+                    fail(f"the database has {len(pending)} pending migration(s): run `registry migrate` first")
             return await work(settings)
         finally:
             await db.close_pool(engine)
@@ -57,7 +70,12 @@ def run(work: Callable[[Settings], Awaitable[T]], *, migrate: bool = True) -> T:
 
 
 def cli_actor() -> Any:
-    return system_principal(f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}")
+    """The system principal that audit entries of this command name: `cli:` and the operating-system user."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = "unknown"
+    return system_principal(f"cli:{login}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,30 +96,35 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
+    from registry.app import create_app
+
+    settings = load_settings()
     if demo:
-        os.environ["REGISTRY_DEV_CA"] = "1"
+        settings = settings.with_changes(dev_ca=True)
 
     async def prepare(settings: Settings) -> Settings:
+        await db.migrate()
         if demo:
             from registry.demo import load_demo, print_credentials
 
             print_credentials(await load_demo(settings), settings)
         return settings
 
-    settings = run(prepare)
-    # Workers build their app from the environment: pin what this process resolved.
-    os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
-    os.environ["REGISTRY_DATABASE_URL"] = settings.database_url
+    run(prepare, settings=settings, applies_migrations=True)
     click.echo(f"Registry on http://{host}:{port}/ ({settings.engine_name}, data in {settings.data_dir})", err=True)
-    Granian(
-        "registry.app:app_from_env",
+    server = Granian(
+        "registry.app:app_from_env",  # what an external `granian --factory` would load; here only a label
         address=host,
         port=port,
         workers=workers,
         interface=Interfaces.ASGI,
         factory=True,
         log_access=False,
-    ).serve()
+    )
+    # Every worker builds its app from the settings resolved above, handed over as an argument (pickled to
+    # the worker when processes are spawned), not from the environment: nothing is read twice, and no
+    # worker can see other settings than this process printed.
+    server.serve(target_loader=partial(create_app, settings), wrap_loader=False)
 
 
 @cli.command()
@@ -111,7 +134,7 @@ def migrate() -> None:
     async def work(_settings: Settings) -> list[str]:
         return await db.migrate()
 
-    applied = run(work, migrate=False)
+    applied = run(work, applies_migrations=True)
     click.echo(f"applied {len(applied)} migration(s)" if applied else "no pending migrations")
 
 

@@ -1,20 +1,33 @@
 """Piccolo's configuration module (PICCOLO_CONF=registry.piccolo_conf).
 
-`DB` starts from the environment so that Piccolo's own CLI (`piccolo migrations new ... --auto`)
-works; the app, the CLI and the tests rebind it through `registry.db.use_database`. The apps are those
-of the standard domains (registry.domains), each with its tables and migrations.
+It reads no environment: the settings are read once, by `Settings.from_env()`. `DB` starts as a
+placeholder that refuses every query; the app, the command line and the tests bind the database their
+settings name through `registry.db.use_database`. Piccolo's own `piccolo migrations new APP --auto` needs
+no database (it compares the tables with the migration files), so it works with the placeholder. The
+apps are those of the standard domains (registry.domains).
 """
 
-import os
-from pathlib import Path
+from typing import Any
 
 from piccolo.conf.apps import AppRegistry
+from piccolo.engine.sqlite import SQLiteEngine
 
-from registry.db import make_engine
 from registry.domains import standard_domains
-from registry.settings import DATABASE_FILE
 
-_data_dir = Path(os.environ.get("REGISTRY_DATA_DIR") or "./var").resolve()
-DB = make_engine(os.environ.get("REGISTRY_DATABASE_URL") or f"sqlite:///{_data_dir / DATABASE_FILE}", prepare=False)
+
+class UnboundEngine(SQLiteEngine):
+    """Stands in until `registry.db.use_database` binds a database; every query through it fails loudly
+    instead of creating a stray SQLite file in the working directory."""
+
+    def __init__(self) -> None:
+        super().__init__(path=":memory:")
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("no database is bound: call registry.db.use_database(settings.database_url) first")
+
+    run_querystring = run_ddl = transaction = atomic = _refuse
+
+
+DB = UnboundEngine()
 
 APP_REGISTRY = AppRegistry(apps=[domain.piccolo_app for domain in standard_domains() if domain.piccolo_app])

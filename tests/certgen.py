@@ -77,6 +77,12 @@ class IssuingCA:
         return builder.sign(self.key, hashes.SHA256())
 
 
+def issue(ca: IssuingCA, common_name: str, *, days_left: int = 700, age_days: int = 1, **options) -> x509.Certificate:
+    """A certificate issued `age_days` ago that expires in `days_left` days (negative: expired)."""
+    start = datetime.now(timezone.utc) - timedelta(days=age_days)
+    return ca.issue(common_name, not_before=start, days=age_days + days_left, **options)
+
+
 def make_ca(common_name: str = "CA phục vụ các cơ quan Nhà nước G2 (thử nghiệm)") -> IssuingCA:
     key = _key("rsa")
     subject = name(common_name, org="Ban Cơ yếu Chính phủ", locality=None)

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import httpx
 
-from tests.conftest import registry_command
+from tests.helpers import registry_command
 
 START_TIMEOUT_SECONDS = 120
 

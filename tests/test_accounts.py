@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from registry.accounts.tables import Account, AccountRequest
 from registry.audit.tables import AuditEntry
 from registry.certs.tables import CertRequest
-from tests.conftest import CITY, CITY_FINANCE, Province, sign_in
+from tests.helpers import CITY, CITY_FINANCE, Province, sign_in
 
 
 def account_request(kind: str = "new", system: str = "qlvb", agency: str = CITY_FINANCE, **fields: Any) -> dict[str, Any]:

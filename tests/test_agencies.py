@@ -8,11 +8,8 @@ from registry.agencies import service
 from registry.agencies.codes import parse_code
 from registry.agencies.tables import Agency, AgencyName
 from registry.audit.tables import AuditEntry
-from registry.auth.principal import system_principal
 from registry.errors import Invalid
-from tests.conftest import CITY, DOIT, ROOT, WARD
-
-SYSTEM = system_principal("tests")
+from tests.helpers import CITY, DOIT, ROOT, SYSTEM, WARD
 
 
 @pytest.mark.parametrize(

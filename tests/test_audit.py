@@ -13,11 +13,8 @@ from registry.agencies import service as agencies
 from registry.agencies.tables import RegistrySetting
 from registry.audit import service as audit
 from registry.audit.tables import AuditEntry, AuditHead
-from registry.auth.principal import system_principal
 from registry.timeutil import now
-from tests.conftest import CITY, PASSWORD, ROOT, WARD, postgres_only, sign_in
-
-SYSTEM = system_principal("tests")
+from tests.helpers import CITY, PASSWORD, ROOT, SYSTEM, WARD, postgres_only, sign_in
 
 
 async def entries_after(seq: int) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import argon2
 import httpx
@@ -15,22 +15,19 @@ from registry.agencies import service as agencies
 from registry.agencies.tables import Agency
 from registry.app import create_app
 from registry.audit.tables import AuditEntry
-from registry.auth.principal import system_principal
 from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, UserAccount
 from registry.people import service as people
 from registry.people.tables import Person
 from registry.settings import Settings
 from registry.timeutil import now
-from tests.conftest import CITY, CITY_FINANCE, DOIT, FINANCE, PASSWORD, ROOT, WARD, sign_in
+from tests.helpers import (
+    CITY, CITY_FINANCE, DOIT, FINANCE, PASSWORD, ROOT, SYSTEM, WARD, bearer, bind, form_csrf, set_cookie, sign_in,
+)
 
 SESSION_COOKIE = "registry_session"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def form_csrf(html: str) -> str:
-    return html.split('name="_csrf" value="', 1)[1].split('"', 1)[0]
 
 
 async def post_login(client: httpx.AsyncClient, username: str, password: str, next_: str = "/") -> httpx.Response:
@@ -42,35 +39,12 @@ async def post_login(client: httpx.AsyncClient, username: str, password: str, ne
     )
 
 
-def set_cookie(response: httpx.Response, name: str) -> dict[str, Any]:
-    """The Set-Cookie header for `name`, parsed: {"value": ..., lower-case attribute: value or True}."""
-    for header in response.headers.get_list("set-cookie"):
-        first, *attributes = [part.strip() for part in header.split(";")]
-        key, _, value = first.partition("=")
-        if key == name:
-            parsed: dict[str, Any] = {"value": value}
-            for attribute in attributes:
-                attr_name, has_value, attr_value = attribute.partition("=")
-                parsed[attr_name.lower()] = attr_value if has_value else True
-            return parsed
-    raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
-
-
 async def table_counts() -> dict[str, int]:
     return {table._meta.tablename: await table.count() for table in db.table_classes()}
 
 
 def count_changes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after if after[name] != before.get(name)}
-
-
-def bind(engine) -> None:
-    """Point Piccolo back at `engine` (creating another app rebinds every table to a new engine)."""
-    import registry.piccolo_conf as conf
-
-    conf.DB = engine
-    for table in db.table_classes():
-        table._meta.db = engine
 
 
 @contextlib.asynccontextmanager
@@ -401,7 +375,7 @@ async def test_tokens_are_stored_only_as_hashes(client, province) -> None:
     for fixture_token in province.tokens.values():
         assert fixture_token not in stored
     # The new token works.
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
+    me = await client.get("/api/v1/me", headers=bearer(plain))
     assert me.status_code == 200 and me.json()["via"] == "token"
 
 
@@ -489,11 +463,11 @@ async def test_tokens_can_be_created_and_revoked_from_the_users_page(client, pro
     created = await client.post("/me/tokens", data={"_csrf": csrf, "name": "Phần mềm QLVB", "expires_days": "7"})
     assert created.status_code == 201
     plain = created.text.split('data-testid="new-token">', 1)[1].split("<", 1)[0]
-    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})).status_code == 200
+    assert (await client.get("/api/v1/me", headers=bearer(plain))).status_code == 200
     row = await ApiToken.select().where(ApiToken.name == "Phần mềm QLVB").first()
     revoked = await client.post(f"/me/tokens/{row['id']}/revoke", data={"_csrf": csrf})
     assert revoked.status_code == 303
-    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})).status_code == 401
+    assert (await client.get("/api/v1/me", headers=bearer(plain))).status_code == 401
 
 
 # --- passwords ----------------------------------------------------------------------------------
@@ -567,21 +541,24 @@ def expected_statuses(username: str, target: str) -> dict[str, int]:
 
 
 @pytest.fixture
-async def scoped_province(province) -> dict[str, int]:
+async def scoped_province(province, templates) -> dict[str, int]:
     """The province plus a unit under DoIT, one under the city's finance office, another province, and a
     person (without an account) in every target agency. Returns agency code → that person's id."""
-    actor = system_principal("tests")
-    await agencies.import_csv(actor, (
-        "code,name,parent_code\n"
-        f"{DOIT_UNIT},Trung tâm Công nghệ thông tin và Truyền thông,{DOIT}\n"
-        f"{STAFF_UNIT},Tổ Ngân sách,{CITY_FINANCE}\n"
-        f"{OTHER_PROVINCE},Ủy ban nhân dân tỉnh Lạng Sơn,\n"
-    ).encode())
-    persons = {}
-    for code in (DOIT, DOIT_UNIT, FINANCE, OTHER_PROVINCE, CITY, WARD, CITY_FINANCE, STAFF_UNIT):
-        created = await people.create_person(actor, {"full_name": f"Nhân sự {code}", "agency_code": code, "position": "Chuyên viên"})
-        persons[code] = created["id"]
-    return persons
+
+    async def make() -> dict[str, int]:
+        await agencies.import_csv(SYSTEM, (
+            "code,name,parent_code\n"
+            f"{DOIT_UNIT},Trung tâm Công nghệ thông tin và Truyền thông,{DOIT}\n"
+            f"{STAFF_UNIT},Tổ Ngân sách,{CITY_FINANCE}\n"
+            f"{OTHER_PROVINCE},Ủy ban nhân dân tỉnh Lạng Sơn,\n"
+        ).encode())
+        persons = {}
+        for code in (DOIT, DOIT_UNIT, FINANCE, OTHER_PROVINCE, CITY, WARD, CITY_FINANCE, STAFF_UNIT):
+            created = await people.create_person(SYSTEM, {"full_name": f"Nhân sự {code}", "agency_code": code, "position": "Chuyên viên"})
+            persons[code] = created["id"]
+        return persons
+
+    return await templates.start_from("scoped_province", make, base="province")
 
 
 async def attempt_everything(client: httpx.AsyncClient, headers: dict[str, str], code: str, person_id: int) -> dict[str, int]:

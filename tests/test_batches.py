@@ -7,55 +7,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from openpyxl import load_workbook
 
-from registry.auth.principal import system_principal
 from registry.batches.tables import Batch, BatchFile
-from registry.certs import service as certs
 from registry.certs.tables import CertRequest
-from tests import certgen
-from tests.conftest import CITY_FINANCE, Province, sign_in
+from tests.helpers import approved_cert_request as approved, approved_revocation, new_personal, sign_in
 
-SYSTEM = system_principal("tests")
-
-
-def new_personal(full_name: str = "Nguyễn Thị Lan", id_number: str = "022188001234", **changes: Any) -> dict[str, Any]:
-    body = {
-        "kind": "new_personal", "agency_code": CITY_FINANCE, "full_name": full_name, "date_of_birth": "1988-04-12",
-        "id_number": id_number, "id_issued_on": "2021-06-01", "id_issued_by": "Cục Cảnh sát QLHC về TTXH",
-        "email": "lan.nt@quangninh.gov.vn", "position": "Chuyên viên", "phone": "0912345678",
-    }
-    body.update(changes)
-    return body
-
-
-async def approved(client, province: Province, body: dict[str, Any]) -> int:
-    created = await client.post("/api/v1/cert-requests", json=body, headers=province.auth("city_clerk"))
-    assert created.status_code == 201, created.text
-    request_id = created.json()["id"]
-    decided = await client.post(f"/api/v1/cert-requests/{request_id}/approve", headers=province.auth("city_head"))
-    assert decided.status_code == 200, decided.text
-    return request_id
-
-
-async def revocation(client, province: Province) -> int:
-    ca = certgen.make_ca()
-    cert = ca.issue("Người dùng city_staff", email="city_staff@quangninh.gov.vn",
-                    not_before=datetime.now(timezone.utc) - timedelta(days=10), days=700)
-    created, _ = await certs.import_certificate(SYSTEM, certgen.pem(cert), agency_code=CITY_FINANCE, kind="personal",
-                                                holder_person_id=province.users["city_staff"]["person_id"])
-    return await approved(client, province, {"kind": "revoke", "agency_code": CITY_FINANCE,
-                                             "certificate": created["fingerprint"], "reason": "token_lost"})
-
-
-async def test_operator_batches_exports_and_sends(client, province) -> None:
+async def test_operator_batches_exports_and_sends(client, province, ca) -> None:
     hostile = await approved(client, province, new_personal(full_name="=cmd|' /C calc'!A0", id_number="022188009999",
                                                              position="+SUM(1,2)"))
     ordinary = await approved(client, province, new_personal())
-    urgent = await revocation(client, province)
+    urgent = await approved_revocation(client, province, ca)
 
     queue = (await client.get("/api/v1/cert-requests?state=approved", headers=province.auth("operator"))).json()
     assert [r["id"] for r in queue][0] == urgent  # urgent first

@@ -4,15 +4,11 @@ bulk decisions, stale and concurrent transitions, urgent revocations, the inbox 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
 from registry.audit.tables import AuditEntry
 from registry.auth import service as auth
-from registry.auth.principal import system_principal
-from registry.certs import service as certs
 from registry.errors import Conflict
 from registry.notify.tables import Notification, OutboxMessage
 from registry.people.tables import Person
@@ -20,37 +16,8 @@ from registry.certs.requests import CERT_FLOW
 from registry.workflow import engine
 from registry.certs.tables import CertRequest as Request
 from registry.workflow.tables import WorkflowEvent
-from tests import certgen
-from tests.conftest import CITY, CITY_FINANCE, FINANCE, WARD, Province, sign_in
-
-SYSTEM = system_principal("tests")
-
-
-@pytest.fixture(scope="module")
-def ca() -> certgen.IssuingCA:
-    return certgen.make_ca()
-
-
-async def add_certificate(ca: certgen.IssuingCA, province: Province, holder: str | None, agency: str, *,
-                          days_left: int = 60, kind: str | None = None, name: str | None = None) -> str:
-    """A real certificate in the registry, held by `holder` (a province user) or by the agency."""
-    start = datetime.now(timezone.utc) - timedelta(days=3 * 365 - days_left)
-    cert = ca.issue(name or (holder or agency), email=f"{holder or 'org'}@quangninh.gov.vn", not_before=start, days=3 * 365)
-    person_id = province.users[holder]["person_id"] if holder else None
-    created, _ = await certs.import_certificate(
-        SYSTEM, certgen.pem(cert), holder_person_id=person_id, agency_code=agency, kind=kind or ("personal" if holder else "org"),
-    )
-    return created["fingerprint"]
-
-
-def new_personal(agency: str = CITY_FINANCE, **changes: Any) -> dict[str, Any]:
-    body = {
-        "kind": "new_personal", "agency_code": agency, "full_name": "Nguyễn Thị Lan", "date_of_birth": "1988-04-12",
-        "id_number": "022188001234", "id_issued_on": "2021-06-01", "id_issued_by": "Cục Cảnh sát QLHC về TTXH",
-        "email": "lan.nt@quangninh.gov.vn", "position": "Chuyên viên", "phone": "0912345678",
-    }
-    body.update(changes)
-    return body
+from tests.helpers import CITY, CITY_FINANCE, FINANCE, WARD, add_certificate, new_personal, sign_in
+from tests.helpers import file_cert_request as file
 
 
 NEW_ORG = {
@@ -59,10 +26,6 @@ NEW_ORG = {
     "receiver": {"full_name": "Lê Thị Thư", "id_number": "022190004321", "position": "Văn thư",
                  "phone": "0987654321", "email": "vanthu@quangninh.gov.vn"},
 }
-
-
-async def file(client, province: Province, username: str, body: dict[str, Any]):
-    return await client.post("/api/v1/cert-requests", json=body, headers=province.auth(username))
 
 
 async def counts() -> tuple[int, int, int]:
@@ -169,12 +132,12 @@ async def test_staff_file_only_for_their_own_certificate(client, province, ca) -
     colleague = await add_certificate(ca, province, None, CITY_FINANCE, kind="personal", name="Đồng nghiệp")
     ok = await file(client, province, "city_staff", {"kind": "unlock", "agency_code": CITY_FINANCE, "certificate": own})
     assert ok.status_code == 201, ok.text
-    assert ok.json()["subject"]["id"] == province.users["city_staff"]["person_id"]
+    assert ok.json()["subject"]["id"] == province.person_id("city_staff")
     other = await file(client, province, "city_staff", {"kind": "unlock", "agency_code": CITY_FINANCE, "certificate": colleague})
     assert other.status_code == 403
     org = await file(client, province, "city_staff", {**NEW_ORG, "agency_code": CITY_FINANCE})
     assert org.status_code == 403
-    for_someone_else = await file(client, province, "city_staff", new_personal(person_id=province.users["city_clerk"]["person_id"]))
+    for_someone_else = await file(client, province, "city_staff", new_personal(person_id=province.person_id("city_clerk")))
     assert for_someone_else.status_code == 403
 
 

@@ -17,41 +17,23 @@ from cryptography.x509.oid import NameOID
 
 from registry.audit.tables import AuditEntry
 from registry.auth import service as auth
-from registry.auth.principal import system_principal
 from registry.certs import parsing, service
 from registry.certs.reasons import REASON_LABELS, REVOCATION_REASONS, URGENT_REASONS
 from registry.certs.tables import Certificate
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
 from registry.timeutil import now
 from tests import certgen
-from tests.conftest import CITY, CITY_FINANCE, FINANCE, PASSWORD, SHARED_DIR, WARD, Province, sign_in
+from tests.certgen import issue
+from tests.helpers import CITY, CITY_FINANCE, FINANCE, PASSWORD, REAL_CERTS_DIR, SYSTEM, WARD, sign_in
 
-SYSTEM = system_principal("tests")
-REAL_CERTS = SHARED_DIR / "fixtures" / "real-certs"
-G2_ROOT = REAL_CERTS / "vgca-rootca-g2.pem"
-VNPT_CA = REAL_CERTS / "vnpt-ca-sha2.pem"
+G2_ROOT = REAL_CERTS_DIR / "vgca-rootca-g2.pem"
+VNPT_CA = REAL_CERTS_DIR / "vnpt-ca-sha2.pem"
 FIFTY_MB = 50 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def ca() -> certgen.IssuingCA:
-    return certgen.make_ca()
-
-
-def issue(ca: certgen.IssuingCA, name: str, *, email: str | None = None, days_left: int = 700, age_days: int = 1,
-          key_type: str = "rsa", unit: str | None = None) -> x509.Certificate:
-    """A certificate issued `age_days` ago that expires in `days_left` days (negative: expired)."""
-    start = datetime.now(timezone.utc) - timedelta(days=age_days)
-    return ca.issue(name, email=email, unit=unit, not_before=start, days=age_days + days_left, key_type=key_type)
 
 
 async def counts() -> tuple[int, int]:
     """Certificates stored and audit entries about certificates (the province fixture audits its own setup)."""
     return await Certificate.count(), await AuditEntry.count().where(AuditEntry.action.like("certificate.%"))
-
-
-def person_id(province: Province, username: str) -> int:
-    return province.users[username]["person_id"]
 
 
 async def add(cert: x509.Certificate, **links) -> dict:
@@ -186,7 +168,7 @@ def test_reasons_map_to_rfc5280() -> None:
 
 async def test_import_pem_with_parsed_fields_and_holder(client, province, ca) -> None:
     cert = issue(ca, "Người dùng city_staff", email="city_staff@quangninh.gov.vn", unit="Phòng Tài chính - Kế hoạch")
-    holder = person_id(province, "city_staff")
+    holder = province.person_id("city_staff")
     response = await client.post(
         "/api/v1/certificates", content=certgen.pem(cert), params={"holder_person_id": holder},
         headers=province.auth("operator"),
@@ -233,7 +215,7 @@ async def test_reimport_returns_the_same_json_and_writes_nothing(client, provinc
     first = await client.post("/api/v1/certificates", content=certgen.pem(cert), headers=province.auth("operator"))
     assert first.status_code == 201
     before = await counts()
-    for content, holder in ((certgen.pem(cert), None), (certgen.der(cert), person_id(province, "city_staff"))):
+    for content, holder in ((certgen.pem(cert), None), (certgen.der(cert), province.person_id("city_staff"))):
         params = {"holder_person_id": holder} if holder else {}
         again = await client.post("/api/v1/certificates", content=content, params=params, headers=province.auth("admin"))
         assert again.status_code == 200, again.text
@@ -244,7 +226,7 @@ async def test_reimport_returns_the_same_json_and_writes_nothing(client, provinc
 async def test_pkcs7_and_multi_pem_bundles(client, province, ca) -> None:
     leaf = issue(ca, "Người dùng city_clerk", email="city_clerk@quangninh.gov.vn")
     p7b = pkcs7.serialize_certificates([leaf, ca.cert], serialization.Encoding.DER)
-    clerk = person_id(province, "city_clerk")
+    clerk = province.person_id("city_clerk")
     response = await client.post("/api/v1/certificates/bundle", content=p7b, params={"holder_person_id": clerk},
                                  headers=province.auth("operator"))
     assert response.status_code == 201, response.text
@@ -283,7 +265,7 @@ async def test_a_bundle_is_all_or_nothing(client, province, ca) -> None:
     # A valid file, but the holder named does not work where the agency named is: nothing of it is kept.
     both = certgen.pem(good) + certgen.pem(issue(ca, "Đinh Thị Yến", email="yen@quangninh.gov.vn"))
     refused = await client.post("/api/v1/certificates/bundle", content=both,
-                                params={"holder_person_id": person_id(province, "city_staff"), "agency_code": WARD},
+                                params={"holder_person_id": province.person_id("city_staff"), "agency_code": WARD},
                                 headers=province.auth("operator"))
     assert refused.status_code == 422
     assert await counts() == (0, 0)
@@ -396,7 +378,7 @@ async def test_who_may_import(client, province, ca) -> None:
     ],
 )
 async def test_links_are_checked(client, province, ca, params, field) -> None:
-    params = {key: person_id(province, value) if key.endswith("person_id") and isinstance(value, str) else value
+    params = {key: province.person_id(value) if key.endswith("person_id") and isinstance(value, str) else value
               for key, value in params.items()}
     response = await client.post("/api/v1/certificates", content=certgen.pem(issue(ca, "Liên kết sai")),
                                  params=params, headers=province.auth("operator"))
@@ -419,7 +401,7 @@ async def test_a_certificate_for_another_province_is_refused(client, province, c
 
 async def test_an_organisation_certificate_with_its_custodian(client, province, ca) -> None:
     seal = issue(ca, "ỦY BAN NHÂN DÂN THÀNH PHỐ HẠ LONG")
-    clerk = person_id(province, "city_clerk")
+    clerk = province.person_id("city_clerk")
     response = await client.post("/api/v1/certificates", content=certgen.pem(seal),
                                  params={"agency_code": CITY, "custodian_person_id": clerk},
                                  headers=province.auth("operator"))
@@ -442,7 +424,7 @@ async def test_concurrent_imports_of_one_certificate_store_it_once(province, ca)
 
 async def test_linking_a_holder_later_is_audited(client, province, ca) -> None:
     cert = await add(issue(ca, "Người dùng ward_head", email="ward_head@quangninh.gov.vn"))
-    head = person_id(province, "ward_head")
+    head = province.person_id("ward_head")
     refused = await client.post(f"/api/v1/certificates/{cert['fingerprint']}/holder", json={"person_id": head},
                                 headers=province.auth("city_head"))
     assert refused.status_code == 403
@@ -468,10 +450,10 @@ async def test_linking_a_holder_later_is_audited(client, province, ca) -> None:
 
 
 async def test_list_for_person_gives_their_own_certificates(province, ca) -> None:
-    staff = person_id(province, "city_staff")
+    staff = province.person_id("city_staff")
     older = await add(issue(ca, "Người dùng city_staff", days_left=100), holder_person_id=staff)
     newer = await add(issue(ca, "Người dùng city_staff", days_left=900), holder_person_id=staff)
-    await add(issue(ca, "Người khác"), holder_person_id=person_id(province, "city_clerk"))
+    await add(issue(ca, "Người khác"), holder_person_id=province.person_id("city_clerk"))
     mine = await service.list_for_person(staff)
     assert [c["fingerprint"] for c in mine] == [newer["fingerprint"], older["fingerprint"]]
 
@@ -480,7 +462,7 @@ async def test_list_for_person_gives_their_own_certificates(province, ca) -> Non
 
 
 async def test_status_active_expired_revoked_superseded_and_pending(client, province, ca) -> None:
-    staff = person_id(province, "city_staff")
+    staff = province.person_id("city_staff")
     active = await add(issue(ca, "Đang dùng", days_left=300), holder_person_id=staff)
     expired = await add(issue(ca, "Đã hết hạn", days_left=-5, age_days=400), holder_person_id=staff)
     assert (active["status"], expired["status"]) == ("active", "expired")
@@ -532,7 +514,7 @@ async def test_status_active_expired_revoked_superseded_and_pending(client, prov
 
 
 async def test_revocation_checks_reason_and_who_records_it(province, ca) -> None:
-    cert = await add(issue(ca, "Lý do"), holder_person_id=person_id(province, "city_staff"))
+    cert = await add(issue(ca, "Lý do"), holder_person_id=province.person_id("city_staff"))
     with pytest.raises(Invalid):
         await service.record_revocation(SYSTEM, cert["id"], revoked_at=now(), reason="lost_my_mind")
     head = await auth.load_principal(province.users["city_head"]["id"], via="token")
@@ -549,20 +531,24 @@ async def test_revocation_checks_reason_and_who_records_it(province, ca) -> None
 
 
 @pytest.fixture
-async def spread(province, ca) -> dict[str, dict]:
-    """Certificates across the province with different expiries and states."""
-    staff, clerk = person_id(province, "city_staff"), person_id(province, "city_clerk")
-    made = {
-        "d20": await add(issue(ca, "Nguyễn Văn An", email="an@quangninh.gov.vn", days_left=20), holder_person_id=staff),
-        "d50": await add(issue(ca, "Trần Thị Bình", email="binh@quangninh.gov.vn", days_left=50), holder_person_id=clerk),
-        "d80": await add(issue(ca, "UBND PHƯỜNG HỒNG GAI", days_left=80), agency_code=WARD),
-        "d200": await add(issue(ca, "Sở Tài chính", days_left=200), agency_code=FINANCE),
-        "expired": await add(issue(ca, "Hết hạn rồi", days_left=-3, age_days=500), holder_person_id=staff),
-        "revoked": await add(issue(ca, "Bị thu hồi", days_left=10), holder_person_id=staff),
-        "root": await add(issue(ca, "Chưa gắn ai", email="chuagan@quangninh.gov.vn", days_left=15)),
-    }
-    await service.record_revocation(SYSTEM, made["revoked"]["id"], revoked_at=now() - timedelta(days=1), reason="token_lost")
-    return made
+async def spread(province, templates, ca) -> dict[str, dict]:
+    """Certificates across the province with different expiries and states (made once, copied per test)."""
+
+    async def make() -> dict[str, dict]:
+        staff, clerk = province.person_id("city_staff"), province.person_id("city_clerk")
+        made = {
+            "d20": await add(issue(ca, "Nguyễn Văn An", email="an@quangninh.gov.vn", days_left=20), holder_person_id=staff),
+            "d50": await add(issue(ca, "Trần Thị Bình", email="binh@quangninh.gov.vn", days_left=50), holder_person_id=clerk),
+            "d80": await add(issue(ca, "UBND PHƯỜNG HỒNG GAI", days_left=80), agency_code=WARD),
+            "d200": await add(issue(ca, "Sở Tài chính", days_left=200), agency_code=FINANCE),
+            "expired": await add(issue(ca, "Hết hạn rồi", days_left=-3, age_days=500), holder_person_id=staff),
+            "revoked": await add(issue(ca, "Bị thu hồi", days_left=10), holder_person_id=staff),
+            "root": await add(issue(ca, "Chưa gắn ai", email="chuagan@quangninh.gov.vn", days_left=15)),
+        }
+        await service.record_revocation(SYSTEM, made["revoked"]["id"], revoked_at=now() - timedelta(days=1), reason="token_lost")
+        return made
+
+    return await templates.start_from("certificates_spread", make, base="province")
 
 
 async def _listed(client, province, username: str, **params) -> list[str]:
@@ -593,7 +579,7 @@ async def test_lists_by_status_agency_holder_and_search(client, province, spread
         fp[key] for key in ("d20", "d50", "d80", "expired", "revoked")
     }
     assert await _listed(client, province, "operator", agency=WARD) == [fp["d80"]]
-    assert set(await _listed(client, province, "operator", holder=person_id(province, "city_staff"))) == {
+    assert set(await _listed(client, province, "operator", holder=province.person_id("city_staff"))) == {
         fp["d20"], fp["expired"], fp["revoked"]
     }
     assert await _listed(client, province, "operator", q="NGUYEN van an") == [fp["d20"]]
@@ -728,7 +714,7 @@ async def test_import_form_uploads_and_refuses(client, province, ca) -> None:
         assert label in form.text, label
 
     cert = issue(ca, "Người dùng city_head", email="city_head@quangninh.gov.vn")
-    fields = {"_csrf": csrf, "holder_person_id": str(person_id(province, "city_head")), "agency_code": "", "kind": ""}
+    fields = {"_csrf": csrf, "holder_person_id": str(province.person_id("city_head")), "agency_code": "", "kind": ""}
     no_csrf = await client.post("/certificates/import", data={"holder_person_id": ""},
                                 files={"file": ("a.pem", certgen.pem(cert))})
     assert no_csrf.status_code == 403

@@ -11,15 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.agencies import service as agencies
 from registry.agencies.tables import Agency
 from registry.audit.tables import AuditEntry
 from registry.auth import service as auth
-from registry.auth.principal import system_principal
 from registry.auth.tables import ApiToken, RoleAssignment, UserAccount
 from registry.people.tables import Person
 from registry.settings import Settings
-from tests.conftest import CITY, DOIT, PROVINCE_CSV, ROOT, WARD, registry_command
+from tests.helpers import CITY, DOIT, PROVINCE_CSV, ROOT, SYSTEM, WARD, form_csrf, load_province_agencies, registry_command
 from tests.live_server import LiveServer, clean_env
 
 TIMEOUT = 120
@@ -46,12 +44,6 @@ def assert_bad_input(result: subprocess.CompletedProcess, *fragments: str) -> st
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
-
-
-async def load_agencies() -> None:
-    actor = system_principal("tests")
-    await agencies.import_csv(actor, PROVINCE_CSV.encode())
-    await agencies.set_operator_agency(actor, DOIT)
 
 
 # --- help ---------------------------------------------------------------------------------------
@@ -95,6 +87,28 @@ async def test_migrate_reports_nothing_pending(cli_env) -> None:
     result = registry(cli_env, "migrate")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no pending migrations"
+
+
+def test_only_serve_and_migrate_apply_migrations(tmp_path: Path) -> None:
+    """On a fresh data dir, other commands refuse with one line naming `registry migrate`, and create no
+    table; after `registry migrate` they work."""
+    env = clean_env({"REGISTRY_DATA_DIR": str(tmp_path / "data")})
+    agencies_csv = tmp_path / "agencies.csv"
+    agencies_csv.write_text(PROVINCE_CSV, encoding="utf-8")
+    add_user = ["user", "add", "le.thu", "--name", "Lê Thị Thư", "--agency", CITY, "--role", "clerk", "--password-stdin"]
+
+    for args, stdin in ((add_user, GOOD_PASSWORD), (["agency", "import", str(agencies_csv)], None)):
+        assert_bad_input(registry(env, *args, stdin=stdin), "pending migration", "`registry migrate`")
+    with sqlite3.connect(tmp_path / "data" / "registry.sqlite3") as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
+
+    migrated = registry(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert migrated.stdout.startswith("applied ") and migrated.stdout.endswith(" migration(s)\n")
+    assert registry(env, "agency", "import", str(agencies_csv)).returncode == 0
+    added = registry(env, *add_user, stdin=GOOD_PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == f"added user le.thu (clerk@{CITY})"
 
 
 async def test_agency_import(cli_env, tmp_path: Path) -> None:
@@ -144,7 +158,7 @@ async def test_a_missing_file_is_exit_2(cli_env, tmp_path: Path) -> None:
 
 
 async def test_user_add(cli_env) -> None:
-    await load_agencies()
+    await load_province_agencies()
     result = registry(
         cli_env, "user", "add", "Le.Thu", "--name", "Lê Thị Thư", "--agency", CITY, "--role", "clerk", "--role", "head",
         "--email", "thu@quangninh.gov.vn", "--position", "Văn thư", "--password-stdin", stdin=GOOD_PASSWORD + "\n",
@@ -162,7 +176,7 @@ async def test_user_add(cli_env) -> None:
 
 
 async def test_an_operator_or_admin_reaches_the_whole_province(cli_env) -> None:
-    await load_agencies()
+    await load_province_agencies()
     result = registry(cli_env, "user", "add", "doit", "--name", "Cán Bộ Sở", "--agency", DOIT,
                       "--role", "operator", "--role", "admin", "--password-stdin", stdin=GOOD_PASSWORD)
     assert result.returncode == 0, result.stderr
@@ -183,8 +197,8 @@ async def test_an_operator_or_admin_reaches_the_whole_province(cli_env) -> None:
     ],
 )
 async def test_user_add_refuses_bad_input_with_one_line(cli_env, args, stdin, fragments) -> None:
-    await load_agencies()
-    await auth.add_user(system_principal("tests"), username="existing", full_name="Đã Có", agency_code=CITY,
+    await load_province_agencies()
+    await auth.add_user(SYSTEM, username="existing", full_name="Đã Có", agency_code=CITY,
                         roles=["staff"], password=GOOD_PASSWORD)
     users_before, audit_before, people_before = await UserAccount.count(), await AuditEntry.count(), await Person.count()
     assert_bad_input(registry(cli_env, "user", "add", *args, "--password-stdin", stdin=stdin), *fragments)
@@ -192,13 +206,13 @@ async def test_user_add_refuses_bad_input_with_one_line(cli_env, args, stdin, fr
 
 
 async def test_user_add_needs_password_stdin(cli_env) -> None:
-    await load_agencies()
+    await load_province_agencies()
     assert_bad_input(registry(cli_env, "user", "add", "newuser", "--name", "A B", "--agency", WARD, "--role", "staff"), "--password-stdin")
     assert await UserAccount.count() == 0
 
 
 async def test_tokens_from_the_command_line(cli_env, client) -> None:
-    await load_agencies()
+    await load_province_agencies()
     added = registry(cli_env, "user", "add", "robot", "--name", "Phần Mềm QLVB", "--agency", WARD, "--role", "clerk",
                      "--password-stdin", stdin=GOOD_PASSWORD)
     assert added.returncode == 0, added.stderr
@@ -237,7 +251,7 @@ async def test_tokens_from_the_command_line(cli_env, client) -> None:
 
 
 async def test_audit_verify(cli_env) -> None:
-    await load_agencies()
+    await load_province_agencies()
     result = registry(cli_env, "audit", "verify")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok 7 entries\n"
@@ -300,8 +314,7 @@ def test_serve_demo_twice_prints_the_same_users_and_duplicates_nothing(tmp_path:
         user = next(user for user in second.demo_users() if user.roles == "clerk")
         with httpx.Client(base_url=second.url, timeout=10) as browser:
             page = browser.get("/login")
-            csrf = page.text.split('name="_csrf" value="', 1)[1].split('"', 1)[0]
-            response = browser.post("/login", data={"_csrf": csrf, "username": user.username, "password": user.password})
+            response = browser.post("/login", data={"_csrf": form_csrf(page.text), "username": user.username, "password": user.password})
             assert response.status_code == 303, response.text
             home = browser.get("/")
             assert user.full_name in home.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from registry import db
 from registry.agencies.tables import RegistrySetting
 from registry.settings import Settings
 from registry.timeutil import now
-from tests.conftest import ON_POSTGRES
+from tests.helpers import ON_POSTGRES
+from tests.live_server import clean_env
 
 
 def test_defaults_keep_everything_under_var(tmp_path: Path) -> None:
@@ -43,6 +46,20 @@ def test_environment_overrides(tmp_path: Path) -> None:
 def test_a_bad_database_url_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="REGISTRY_DATABASE_URL"):
         Settings.from_env({"REGISTRY_DATA_DIR": str(tmp_path), "REGISTRY_DATABASE_URL": "mysql://x"})
+
+
+def test_nothing_but_settings_reads_the_environment(tmp_path: Path) -> None:
+    """Piccolo's configuration ignores REGISTRY_DATABASE_URL: until a database is bound, a query fails
+    with the reason, and no database file appears."""
+    script = (
+        "import asyncio\nimport registry.db\nfrom registry.agencies.tables import Agency\n"
+        "async def main():\n    await Agency.count()\nasyncio.run(main())\n"
+    )
+    env = clean_env({"REGISTRY_DATA_DIR": str(tmp_path), "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'stray.sqlite3'}"})
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "no database is bound" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sqlite_files_use_wal(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ from registry.auth import service as auth
 from registry.certs.requests import CERT_FLOW, add_working_days
 from registry.timeutil import today
 from registry.workflow import engine
-from tests.conftest import CITY_FINANCE, sign_in
-from tests.test_batches import approved, new_personal, revocation
+from tests.helpers import CITY_FINANCE, approved_cert_request as approved, approved_revocation, new_personal, sign_in
 
 
 def test_working_days_skip_weekends() -> None:
@@ -20,9 +19,9 @@ def test_working_days_skip_weekends() -> None:
     assert add_working_days(date(2026, 11, 30), 5) == date(2026, 12, 7)
 
 
-async def _fulfilled_batch(client, province) -> tuple[int, int, int]:
+async def _fulfilled_batch(client, province, ca) -> tuple[int, int, int]:
     new = await approved(client, province, new_personal())
-    revoke = await revocation(client, province)
+    revoke = await approved_revocation(client, province, ca)
     batch = (await client.post("/api/v1/batches", json={"request_ids": [new, revoke]}, headers=province.auth("operator"))).json()
     await client.post(f"/api/v1/batches/{batch['id']}/sent", json={"dispatch_no": "9/SKHCN"}, headers=province.auth("operator"))
     operator = await auth.load_principal((await auth.find_user("operator"))["id"], via="token")
@@ -31,8 +30,8 @@ async def _fulfilled_batch(client, province) -> tuple[int, int, int]:
     return batch["id"], new, revoke
 
 
-async def test_the_unit_confirms_receipt_and_hands_over(client, province) -> None:
-    batch_id, new, revoke = await _fulfilled_batch(client, province)
+async def test_the_unit_confirms_receipt_and_hands_over(client, province, ca) -> None:
+    batch_id, new, revoke = await _fulfilled_batch(client, province, ca)
     record = (await client.get(f"/api/v1/cert-requests/{revoke}", headers=province.auth("operator"))).json()
     assert record["token_return_due"] == add_working_days(today(), 5).isoformat()
 
@@ -68,8 +67,8 @@ async def test_the_unit_confirms_receipt_and_hands_over(client, province) -> Non
     assert (await client.get("/api/v1/handover", headers=province.auth("city_clerk"))).json()["tokens_to_return"] == []
 
 
-async def test_printable_minutes_per_unit(client, province) -> None:
-    batch_id, new, revoke = await _fulfilled_batch(client, province)
+async def test_printable_minutes_per_unit(client, province, ca) -> None:
+    batch_id, new, revoke = await _fulfilled_batch(client, province, ca)
     await sign_in(client, "operator")
     detail = await client.get(f"/batches/{batch_id}")
     assert f"/batches/{batch_id}/handover/{CITY_FINANCE}" in detail.text
@@ -81,8 +80,8 @@ async def test_printable_minutes_per_unit(client, province) -> None:
     assert nothing.status_code == 404
 
 
-async def test_the_unit_confirms_from_its_page(client, province) -> None:
-    _batch_id, new, revoke = await _fulfilled_batch(client, province)
+async def test_the_unit_confirms_from_its_page(client, province, ca) -> None:
+    _batch_id, new, revoke = await _fulfilled_batch(client, province, ca)
     csrf = await sign_in(client, "city_clerk")
     page = await client.get("/handover")
     assert page.status_code == 200 and f'value="{new}"' in page.text and "Hạn trả" in page.text

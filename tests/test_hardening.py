@@ -16,8 +16,7 @@ from registry.audit.tables import AuditEntry
 from registry.auth.tables import ApiToken, AuthSession, LoginAttempt
 from registry.people.tables import Person
 from registry.settings import Settings
-from tests.conftest import CITY, PASSWORD, sign_in
-from tests.test_auth import form_csrf, set_cookie
+from tests.helpers import CITY, PASSWORD, bind, form_csrf, set_cookie, sign_in
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "registry" / "templates"
 
@@ -139,7 +138,6 @@ def proxied_settings(settings: Settings) -> Settings:
 async def _login_through(app_settings: Settings, peer: str, headers: dict[str, str]) -> httpx.Response:
     engine = db.current_engine()
     from registry.app import create_app
-    from tests.test_auth import bind
 
     app = create_app(app_settings)
     for hook in app.on_startup:

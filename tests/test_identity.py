@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.auth.principal import system_principal
 from registry.people import service as people
-from tests.conftest import CITY, CITY_FINANCE, Province
+from tests.helpers import CITY, CITY_FINANCE, SYSTEM, Province
 
-SYSTEM = system_principal("tests")
 HEAD_ID_NUMBER = "022175009999"
 
 

@@ -19,9 +19,8 @@ from registry.auth import service as auth
 from registry.auth.principal import system_principal
 from registry.auth.tables import UserAccount
 from registry.settings import Settings
-from tests.conftest import CITY, PASSWORD, Province
+from tests.helpers import CITY, PASSWORD, Province, form_csrf, set_cookie
 from tests.live_server import LiveServer, clean_env
-from tests.test_auth import form_csrf, set_cookie
 
 SYSTEM = system_principal("tests")
 

@@ -4,17 +4,9 @@ request blocks a duplicate."""
 
 from __future__ import annotations
 
-import pytest
-
 from registry.certs.tables import CertRequest
-from tests.conftest import CITY, CITY_FINANCE, sign_in
-from tests import certgen
-from tests.test_cert_requests import SYSTEM, add_certificate, file, new_personal
-
-
-@pytest.fixture(scope="module")
-def ca() -> certgen.IssuingCA:
-    return certgen.make_ca()
+from tests.helpers import CITY, CITY_FINANCE, SYSTEM, add_certificate, new_personal, sign_in
+from tests.helpers import file_cert_request as file
 
 
 async def test_a_duplicate_request_names_the_open_one_and_keeps_the_input(client, province, ca) -> None:

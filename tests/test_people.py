@@ -13,7 +13,7 @@ from registry.auth.principal import system_principal
 from registry.people.service import RESTRICTED_FIELDS
 from registry.people.tables import Person
 from registry.timeutil import today
-from tests.conftest import CITY, CITY_FINANCE, WARD, sign_in
+from tests.helpers import CITY, CITY_FINANCE, WARD, sign_in
 
 PERSONAL = {"id_number": "022190001234", "date_of_birth": "1985-04-30", "phone": "0912345678"}
 
@@ -21,7 +21,7 @@ PERSONAL = {"id_number": "022190001234", "date_of_birth": "1985-04-30", "phone":
 @pytest.fixture
 async def staff_person(client, province) -> int:
     """city_staff's own person record, with restricted data filled in by the city's clerk."""
-    person_id = province.users["city_staff"]["person_id"]
+    person_id = province.person_id("city_staff")
     response = await client.patch(f"/api/v1/people/{person_id}", json=PERSONAL, headers=province.auth("city_clerk"))
     assert response.status_code == 200, response.text
     return person_id
@@ -143,7 +143,7 @@ async def test_invalid_personal_data_is_422_naming_the_fields(client, province, 
     assert {error["field"] for error in created.json()["errors"]} == fields
     assert all(field in created.json()["detail"] for field in fields)
 
-    person_id = province.users["city_staff"]["person_id"]
+    person_id = province.person_id("city_staff")
     before = await Person.select().where(Person.id == person_id).first()
     updated = await client.patch(f"/api/v1/people/{person_id}", json=changes, headers=province.auth("city_clerk"))
     assert updated.status_code == 422
@@ -163,7 +163,7 @@ async def test_plausible_birth_dates_pass(client, province, birth: str) -> None:
 
 
 async def test_other_fields_cannot_be_patched(client, province) -> None:
-    person_id = province.users["city_staff"]["person_id"]
+    person_id = province.person_id("city_staff")
     response = await client.patch(f"/api/v1/people/{person_id}", json={"agency_code": WARD, "id": 5}, headers=province.auth("admin"))
     assert response.status_code == 422
     assert {error["field"] for error in response.json()["errors"]} == {"agency_code", "id"}

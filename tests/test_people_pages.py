@@ -11,7 +11,7 @@ from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from registry.people.tables import Person
 from tests import certgen
-from tests.conftest import CITY, CITY_FINANCE, WARD, Province, sign_in
+from tests.helpers import CITY, CITY_FINANCE, WARD, Province, sign_in
 
 SYSTEM = system_principal("tests")
 

@@ -16,7 +16,7 @@ from registry import db
 from registry.auth.principal import system_principal
 from registry.certs import service as certs
 from tests import certgen
-from tests.conftest import CITY, CITY_FINANCE, Province, sign_in
+from tests.helpers import CITY, CITY_FINANCE, Province, sign_in
 
 SYSTEM = system_principal("tests")
 

@@ -8,8 +8,7 @@ import sys
 
 from registry.audit.tables import AuditEntry
 from registry.auth.tables import RoleAssignment
-from tests.conftest import CITY, CITY_FINANCE, FINANCE, WARD, sign_in
-from tests.test_cert_requests import new_personal
+from tests.helpers import CITY, CITY_FINANCE, FINANCE, WARD, new_personal, sign_in
 
 
 async def test_a_granted_role_works_at_once_and_a_revoked_one_stops(client, province) -> None:
