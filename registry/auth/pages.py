@@ -55,17 +55,19 @@ class AuthPages(Controller):
 
     @get("/login")
     async def login_form(
-        self, request: Request, settings: AppSettings, next_: Annotated[str | None, QueryParameter(name="next")] = None
+        self, request: Request, settings: AppSettings, next_: Annotated[str | None, QueryParameter(name="next")] = None,
+        reset: Annotated[bool, QueryParameter(description="a password was just set")] = False,
     ) -> Response:
         if current_principal(request) is not None:
             return Redirect(safe_next(next_))
-        return await self._login_page(request, settings, next_=safe_next(next_))
+        return await self._login_page(request, settings, next_=safe_next(next_),
+                                      notice="Đã đặt mật khẩu. Mời đăng nhập." if reset else "")
 
-    async def _login_page(self, request: Request, settings: Settings, *, next_: str, error: str = "",
+    async def _login_page(self, request: Request, settings: Settings, *, next_: str, error: str = "", notice: str = "",
                           username: str = "", status_code: int = 200) -> Template:
         token = new_login_csrf()
         page = await render(request, "auth/login.html", status_code=status_code, login_csrf=token,
-                            next=next_, error=error, username=username)
+                            next=next_, error=error, notice=notice, username=username)
         page.cookies.append(Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict",
                                    secure=cookie_secure(request, settings.cookie_secure), path="/login"))
         return page

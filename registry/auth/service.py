@@ -18,12 +18,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.auth.permissions import OPERATOR_ROLE, ROLES, authorize, province_wide
-from registry.auth.principal import Grant, Principal
-from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, RoleAssignment, UserAccount
+from registry.auth.permissions import OPERATOR_ROLE, ROLES, authorize, may, province_wide
+from registry.auth.permissions import scope as permission_scope
+from registry.auth.principal import Grant, Principal, system_principal
+from registry.auth.tables import ApiToken, AuthSession, LoginAttempt, PasswordReset, RoleAssignment, UserAccount
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 from registry.people import service as people
 from registry.settings import Settings
+from registry.text import search_words
 from registry.timeutil import now, parse_moment, to_vietnam
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
@@ -598,3 +600,146 @@ async def names_of_users(user_ids: Iterable[int]) -> dict[int, str]:
     rows = await UserAccount.select(UserAccount.id, UserAccount.person.full_name.as_alias("full_name")).where(
         UserAccount.id.is_in(wanted))
     return {row["id"]: row["full_name"] for row in rows}
+
+
+# --- users managed from pages: lists, accounts for existing people, passwords -----------------------
+
+RESET_LINK_HOURS = 48
+RESET_PATH = "/reset/"
+
+
+async def list_users(actor: Principal, *, q: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Users of the agencies the actor administers: who, where, which roles, active, last sign-in."""
+    scope = permission_scope(actor, "user.manage", UserAccount.person.agency.path)
+    if scope is None and not actor.is_system:
+        return []
+    query = UserAccount.select(
+        UserAccount.id, UserAccount.username, UserAccount.active, UserAccount.last_login_at, UserAccount.created_at,
+        UserAccount.person.id.as_alias("person_id"), UserAccount.person.full_name.as_alias("full_name"),
+        UserAccount.person.agency.code.as_alias("agency_code"), UserAccount.person.agency.name.as_alias("agency_name"),
+        UserAccount.person.left_at.as_alias("left_at"),
+    ).order_by(UserAccount.person.search_key).limit(limit)
+    if scope is not None:
+        query = query.where(scope)
+    for word in search_words(q):
+        query = query.where(UserAccount.person.search_key.like(f"%{word}%") | UserAccount.username.like(f"%{word}%"))
+    users = await query
+    grants = await RoleAssignment.select(
+        RoleAssignment.user, RoleAssignment.role, RoleAssignment.agency.name.as_alias("agency_name"),
+    ).where(RoleAssignment.user.is_in([u["id"] for u in users] or [0]) & RoleAssignment.revoked_at.is_null())
+    for user in users:
+        user["roles"] = [{"role": g["role"], "agency_name": g["agency_name"]} for g in grants if g["user"] == user["id"]]
+    return users
+
+
+async def grant_history(actor: Principal, username: str) -> list[dict[str, Any]]:
+    """Every grant the user ever held, with when it began and ended."""
+    user, _person = await _managed_user(actor, username)
+    return await RoleAssignment.select(
+        RoleAssignment.id, RoleAssignment.role, RoleAssignment.granted_at, RoleAssignment.revoked_at,
+        RoleAssignment.agency.code.as_alias("agency_code"), RoleAssignment.agency.name.as_alias("agency_name"),
+    ).where(RoleAssignment.user == user["id"]).order_by(RoleAssignment.id)
+
+
+async def add_user_for_person(actor: Principal, *, person_id: int, username: str, roles: Iterable[str],
+                              operator_agency: str | None = None) -> dict[str, Any]:
+    """A user account for someone already in the registry, with no password yet: they set their own
+    through a one-time link (`issue_reset_link`)."""
+    username = check_username(username)
+    role_list = check_roles(roles)
+    async with db.transaction():
+        person = await people.find_row(person_id)
+        if person is None or not may(actor, "user.manage", person["agency_path"]):
+            raise NotFound(f"no person with id {person_id}", code="person_not_found", params={"id": person_id})
+        if person["left_at"] is not None:
+            raise Conflict(f"{person['full_name']} has left", code="person_departed", params={"name": person["full_name"]})
+        if await UserAccount.exists().where(UserAccount.person == person_id):
+            raise Conflict(f"{person['full_name']} already has a user account", code="person_has_user",
+                           params={"name": person["full_name"]})
+        if await UserAccount.exists().where(UserAccount.username == username):
+            raise Conflict(f"user name {username} is taken", code="username_taken", fields={"username": "is taken"},
+                           params={"username": username})
+        agency = await agencies.get_row(person["agency_code"])
+        if OPERATOR_ROLE in role_list:
+            await _check_operator_agency(agency, operator_agency)
+        user = UserAccount(username=username, person=person_id, password_hash="", created_at=now())
+        await user.save()
+        grants = await _grant(user.id, role_list, agency)
+        audit.record(actor, "user.create", "user", username,
+                     after={"full_name": person["full_name"], "agency_code": agency["code"], "roles": grants})
+    return await get_user_detail(actor, username)
+
+
+async def issue_reset_link(actor: Principal, username: str) -> tuple[str, Any]:
+    """A one-time link for the user to set their password; earlier unused links stop working. Returns the
+    link's path (shown once, to hand to the user) and when it expires. The administrator never sees or
+    sets a password."""
+    plain = secrets.token_urlsafe(32)
+    moment = now()
+    expires = moment + timedelta(hours=RESET_LINK_HOURS)
+    async with db.transaction():
+        user, _person = await _managed_user(actor, username)
+        if not user["active"]:
+            raise Conflict(f"{username} is deactivated", code="user_inactive", params={"username": username})
+        await PasswordReset.update({PasswordReset.used_at: moment}).where(
+            (PasswordReset.user == user["id"]) & PasswordReset.used_at.is_null())
+        await PasswordReset.insert(PasswordReset(user=user["id"], token_hash=digest(plain), created_at=moment,
+                                                 created_by=actor.user_id, expires_at=expires))
+        audit.record(actor, "user.reset_link", "user", user["username"], after={"expires_at": expires.isoformat()})
+    return RESET_PATH + plain, expires
+
+
+async def reset_link_user(plain: str) -> dict[str, Any]:
+    """The user a still-valid link belongs to (404 for a spent, expired or unknown one)."""
+    row = await PasswordReset.select(
+        PasswordReset.id, PasswordReset.expires_at, PasswordReset.used_at,
+        PasswordReset.user.id.as_alias("user_id"), PasswordReset.user.username.as_alias("username"),
+        PasswordReset.user.active.as_alias("active"),
+    ).where(PasswordReset.token_hash == digest(plain or "")).first()
+    if row is None or row["used_at"] is not None or not row["active"] or to_vietnam(row["expires_at"]) <= now():
+        raise NotFound("this link is spent, expired or unknown", code="reset_link_invalid")
+    return row
+
+
+async def reset_password(plain: str, password: str) -> str:
+    """Set the password through a one-time link; every session of the user ends. Returns the user name."""
+    check_password_strength(password)
+    password_hash = await hash_password(password)
+    async with db.transaction():
+        link = await reset_link_user(plain)
+        spent = await PasswordReset.update({PasswordReset.used_at: now()}).where(
+            (PasswordReset.id == link["id"]) & PasswordReset.used_at.is_null()).returning(PasswordReset.id)
+        if not spent:
+            raise NotFound("this link is spent, expired or unknown", code="reset_link_invalid")
+        await UserAccount.update({UserAccount.password_hash: password_hash}).where(UserAccount.id == link["user_id"])
+        await AuthSession.update({AuthSession.revoked_at: now()}).where(
+            (AuthSession.user == link["user_id"]) & AuthSession.revoked_at.is_null())
+        audit.record(system_principal(f"reset-link:{link['username']}"), "auth.password_reset", "user", link["username"])
+    return link["username"]
+
+
+async def change_password(principal: Principal, current: str, new: str) -> None:
+    """The user changes their own password, proving the current one; their other sessions end."""
+    if principal.user_id is None:
+        raise Forbidden("only a user has a password", code="not_permitted")
+    user = await UserAccount.select(UserAccount.password_hash).where(UserAccount.id == principal.user_id).first()
+    if user is None or not await verify_password(user["password_hash"] or None, current or ""):
+        raise Invalid("the current password is wrong", code="wrong_password",
+                      fields={"current_password": "is wrong"})
+    check_password_strength(new)
+    if new == current:
+        raise Invalid("the new password is the current one", code="password_unchanged",
+                      fields={"new_password": "is the current one"})
+    password_hash = await hash_password(new)
+    async with db.transaction():
+        await UserAccount.update({UserAccount.password_hash: password_hash}).where(UserAccount.id == principal.user_id)
+        others = AuthSession.revoked_at.is_null() & (AuthSession.user == principal.user_id)
+        if principal.session_id is not None:
+            others = others & (AuthSession.id != principal.session_id)
+        await AuthSession.update({AuthSession.revoked_at: now()}).where(others)
+        audit.record(principal, "auth.password_change", "user", principal.username)
+
+
+async def username_of_person(person_id: int) -> str | None:
+    row = await UserAccount.select(UserAccount.username).where(UserAccount.person == person_id).first()
+    return row["username"] if row else None

@@ -1,4 +1,4 @@
-from piccolo.columns import Boolean, ForeignKey, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -58,3 +58,15 @@ class LoginAttempt(Table, tablename="login_attempt"):
     ip = Varchar(length=64, default="", index=True)
     at = Timestamptz(index=True)
     success = Boolean(default=False)
+
+
+class PasswordReset(Table, tablename="password_reset"):
+    """A one-time link an administrator issues so that a user sets their own password: the administrator
+    never sees a password. Kept only as the SHA-256 of its token; used once, then spent."""
+
+    user = ForeignKey(references=UserAccount, on_delete=OnDelete.cascade, index=True)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    created_by = Integer(null=True, default=None)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)

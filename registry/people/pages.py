@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from registry.agencies import service as agencies
+from registry.auth import service as auth
 from registry.auth.permissions import may, scope_paths
 from registry.auth.principal import Principal
 from registry.errors import RegistryError
@@ -89,6 +90,8 @@ class PeoplePages(Controller):
             values=values or {**person, "date_of_birth": str(person.get("date_of_birth") or "")},
             errors=errors or {}, departure_values=departure_values or {}, departure_errors=departure_errors or {},
             departure_reasons=departure.DEPARTURE_REASONS, prepared=prepared, message=message,
+            manages_users=may(principal, "user.manage", row["agency_path"]),
+            username=await auth.username_of_person(person_id),
             agency_choices=await _agency_choices(principal) if manages else [],
             sections=await load_sections(request, domains_of(request).person_sections, principal, person_id),
         )
