@@ -73,7 +73,7 @@ async def page(browser, server):
 
 
 # Where each role lands after signing in: what waits for them (issue 8, point 15).
-LANDINGS = {"staff": "/me", "clerk": "/me", "head": "/inbox", "operator": "/batches", "admin": "/admin/audit"}
+LANDINGS = {"staff": "/me", "clerk": "/me", "head": "/inbox", "operator": "/batches", "admin": "/admin/users"}
 
 
 async def sign_in(page, server: LiveServer, user: DemoUser) -> None:

@@ -65,7 +65,7 @@ async def test_the_clerk_sees_the_seal_she_keeps_and_names_not_codes(client, pro
 
 async def test_landing_pages_and_favicon(client, province) -> None:
     for username, landing in (("city_head", "/inbox"), ("operator", "/batches"), ("city_staff", "/me"),
-                              ("city_clerk", "/me"), ("admin", "/admin/audit")):
+                              ("city_clerk", "/me"), ("admin", "/admin/users")):
         client.cookies.clear()
         await sign_in(client, username)
         response = await client.get("/start")
