@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router, get
-from litestar.response import Redirect
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -21,8 +21,8 @@ from registry import db, labels, timeutil
 from registry.domains import Domain, Domains, standard_domains
 from registry.http import (
     EXCEPTION_HANDLERS,
-    AppSettings,
     ApiResponse,
+    AppSettings,
     AuthenticationMiddleware,
     before_request,
     instrument,

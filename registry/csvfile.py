@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 from registry.errors import Invalid
 

@@ -12,17 +12,18 @@ import io
 import logging
 import os
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 os.environ.setdefault("PICCOLO_CONF", "registry.piccolo_conf")
 
+import aiosqlite  # noqa: E402
 from piccolo.apps.migrations.tables import Migration  # noqa: E402
 from piccolo.engine.base import Engine  # noqa: E402
 from piccolo.engine.postgres import PostgresEngine  # noqa: E402
-import aiosqlite  # noqa: E402
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory  # noqa: E402
 from piccolo.table import Table  # noqa: E402
 
@@ -112,7 +113,7 @@ def _is_read(query: str) -> bool:
 class _ImmediateTransaction(SQLiteTransaction):
     """BEGIN IMMEDIATE that closes its connection when the lock cannot be had (Piccolo's would leak it)."""
 
-    async def __aenter__(self) -> "_ImmediateTransaction":
+    async def __aenter__(self) -> _ImmediateTransaction:
         if self._parent is not None:
             return self._parent
         self.connection = await self.get_connection()

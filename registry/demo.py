@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from cryptography.x509 import Name
@@ -97,13 +97,14 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     from cryptography.x509 import NameAttribute
     from cryptography.x509.oid import NameOID
 
-    from registry.certs import devca, service as certs
+    from registry.certs import devca
+    from registry.certs import service as certs
     from registry.certs.tables import Certificate, CertRequest
 
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
     ca = devca.load_or_create(settings.data_dir)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:
         agency = await agencies.get_row(agency_code)

@@ -5,8 +5,9 @@ receives the list; nothing registers itself by being imported."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from registry.auth.principal import Principal
@@ -30,7 +31,7 @@ class PageSection:
     `person_id` is the person the page is about (on /me, the user themself)."""
 
     template: str
-    load: Callable[["Principal", "Domains", "int | None"], Awaitable[dict[str, Any]]]
+    load: Callable[[Principal, Domains, int | None], Awaitable[dict[str, Any]]]
     order: int = 50
 
 
@@ -54,7 +55,7 @@ class Domain:
     piccolo_app: str | None = None
     api: Sequence[Any] = ()  # route handlers mounted under /api/v1
     pages: Sequence[Any] = ()  # route handlers at the top level (HTML pages, files)
-    flows: Sequence["Flow"] = ()
+    flows: Sequence[Flow] = ()
     nav: Sequence[NavItem] = ()
     todo_counters: Sequence[TodoCounter] = ()
     me_sections: Sequence[PageSection] = ()
@@ -70,7 +71,7 @@ class Domains:
     """The domains an application was built with, and what they bring together."""
 
     items: tuple[Domain, ...]
-    flows: tuple["Flow", ...] = field(init=False)
+    flows: tuple[Flow, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.items]
@@ -78,7 +79,7 @@ class Domains:
             raise ValueError(f"domain names repeat: {names}")
         object.__setattr__(self, "flows", tuple(flow for d in self.items for flow in d.flows))
 
-    def flow(self, name: str) -> "Flow | None":
+    def flow(self, name: str) -> Flow | None:
         return next((flow for flow in self.flows if flow.name == name), None)
 
     @property
@@ -97,7 +98,7 @@ class Domains:
     def person_sections(self) -> list[PageSection]:
         return sorted((s for d in self.items for s in d.person_sections), key=lambda s: s.order)
 
-    def landing_for(self, principal: "Principal") -> str:
+    def landing_for(self, principal: Principal) -> str:
         from registry.auth.permissions import may
 
         allowed = [landing for d in self.items for landing in d.landings if may(principal, landing.needs)]
@@ -113,8 +114,8 @@ def standard_domains() -> list[Domain]:
     from registry.accounts.plugin import DOMAIN as accounts
     from registry.agencies.plugin import DOMAIN as agencies
     from registry.audit.plugin import DOMAIN as audit
-    from registry.batches.plugin import DOMAIN as batches
     from registry.auth.plugin import DOMAIN as auth
+    from registry.batches.plugin import DOMAIN as batches
     from registry.certs.plugin import DOMAIN as certs
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people

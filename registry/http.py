@@ -12,18 +12,18 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
-
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
@@ -31,10 +31,10 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from registry import db
 from registry.auth import service as auth
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
-from registry import db
 from registry.errors import Forbidden, Invalid, RegistryError, Unauthenticated
 from registry.timeutil import to_vietnam
 from registry.validation import has_control_characters

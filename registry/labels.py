@@ -4,8 +4,9 @@ of audit actions, and values shown the Vietnamese way (dates dd/mm/yyyy, yes/no)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from registry.timeutil import display, parse_moment
 

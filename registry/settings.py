@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 from registry.errors import Invalid
 
@@ -46,7 +46,7 @@ class Settings:
         return "postgresql" if self.database_url.startswith(("postgresql://", "postgres://")) else "sqlite"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("REGISTRY_DATA_DIR") or "./var").resolve()
         database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{data_dir / DATABASE_FILE}"
@@ -64,7 +64,7 @@ class Settings:
             trusted_proxies=parse_addresses(env.get("REGISTRY_TRUSTED_PROXIES") or ""),
         )
 
-    def with_changes(self, **changes) -> "Settings":
+    def with_changes(self, **changes) -> Settings:
         return replace(self, **changes)
 
 

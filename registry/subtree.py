@@ -7,7 +7,8 @@ ordinary index; PostgreSQL serves `LIKE '/1/6/%'` from the path's `text_pattern_
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 # Vietnam has no daylight saving time, so a fixed offset is exact and needs no tz database.
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -25,7 +25,7 @@ def to_vietnam(moment: datetime) -> datetime:
     """A moment expressed in Vietnam time; naive values are taken to be UTC (how the database returns them).
     Moments beyond what a datetime can hold in Vietnam time are clamped to its ends, never an error."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
         return moment.astimezone(VIETNAM)
     except OverflowError:

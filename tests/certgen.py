@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,7 +53,7 @@ class IssuingCA:
         key_type: str = "rsa",
         serial: int | None = None,
     ) -> x509.Certificate:
-        start = not_before or datetime.now(timezone.utc) - timedelta(days=1)
+        start = not_before or datetime.now(UTC) - timedelta(days=1)
         key = _key(key_type)
         builder = (
             x509.CertificateBuilder()
@@ -79,14 +79,14 @@ class IssuingCA:
 
 def issue(ca: IssuingCA, common_name: str, *, days_left: int = 700, age_days: int = 1, **options) -> x509.Certificate:
     """A certificate issued `age_days` ago that expires in `days_left` days (negative: expired)."""
-    start = datetime.now(timezone.utc) - timedelta(days=age_days)
+    start = datetime.now(UTC) - timedelta(days=age_days)
     return ca.issue(common_name, not_before=start, days=age_days + days_left, **options)
 
 
 def make_ca(common_name: str = "CA phục vụ các cơ quan Nhà nước G2 (thử nghiệm)") -> IssuingCA:
     key = _key("rsa")
     subject = name(common_name, org="Ban Cơ yếu Chính phủ", locality=None)
-    start = datetime.now(timezone.utc) - timedelta(days=30)
+    start = datetime.now(UTC) - timedelta(days=30)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -4,8 +4,8 @@ REGISTRY_TEST_DATABASE_URL is set), prepared once per session and copied for eve
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import argon2
 import argon2.profiles

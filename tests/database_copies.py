@@ -26,9 +26,10 @@ import io
 import secrets
 import shutil
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -92,7 +93,7 @@ class PostgresCopies:
         self.tables_in_order: list[str] = []
 
     @classmethod
-    async def open(cls, server_url: str) -> "PostgresCopies":
+    async def open(cls, server_url: str) -> PostgresCopies:
         """A database of this run's own on the server (`registry_test_…`, dropped by `close`)."""
         name = f"registry_test_{secrets.token_hex(4)}"
         working_url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))

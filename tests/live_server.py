@@ -8,9 +8,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import httpx
 
@@ -59,7 +59,7 @@ class LiveServer:
     def stderr_path(self) -> Path:
         return self.cwd / f"serve-{self.port}.stderr"
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self.cwd.mkdir(parents=True, exist_ok=True)
         command = [*registry_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
         with open(self.stderr_path, "wb") as stderr:
@@ -106,7 +106,7 @@ class LiveServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         try:
             return self.start()
         except BaseException:

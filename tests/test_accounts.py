@@ -115,7 +115,7 @@ async def test_bad_input_is_refused_with_reasons_and_nothing_written(client, pro
         (account_request(kind="change", account_name="binh.hv", changes={"password": "x"}), 422),
         (account_request(full_name="x" * 201), 422),
     ]
-    for body, status in cases:
+    for body, _expected in cases:
         response = await file_account(client, province, "city_clerk", body)
         assert response.status_code in (400, 422), (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -167,7 +167,7 @@ async def test_an_intact_chain_verifies(migrated: str) -> None:
     rows = await AuditEntry.select().order_by(AuditEntry.seq)
     assert [row["seq"] for row in rows] == list(range(1, 9))
     assert rows[0]["prev_hash"] == ""
-    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(rows, rows[1:]))
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(rows, rows[1:], strict=False))
     head = await AuditHead.select().first()
     assert (head["seq"], head["hash"]) == (8, rows[-1]["hash"])
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import AsyncIterator
 
 import argon2
 import httpx
@@ -21,7 +21,19 @@ from registry.people.tables import Person
 from registry.settings import Settings
 from registry.timeutil import now
 from tests.helpers import (
-    CITY, CITY_FINANCE, DOIT, FINANCE, PASSWORD, ROOT, SYSTEM, WARD, bearer, bind, form_csrf, set_cookie, sign_in,
+    CITY,
+    CITY_FINANCE,
+    DOIT,
+    FINANCE,
+    PASSWORD,
+    ROOT,
+    SYSTEM,
+    WARD,
+    bearer,
+    bind,
+    form_csrf,
+    set_cookie,
+    sign_in,
 )
 
 SESSION_COOKIE = "registry_session"

@@ -12,7 +12,9 @@ from openpyxl import load_workbook
 
 from registry.batches.tables import Batch, BatchFile
 from registry.certs.tables import CertRequest
-from tests.helpers import approved_cert_request as approved, approved_revocation, new_personal, sign_in
+from tests.helpers import approved_cert_request as approved
+from tests.helpers import approved_revocation, new_personal, sign_in
+
 
 async def test_operator_batches_exports_and_sends(client, province, ca) -> None:
     hostile = await approved(client, province, new_personal(full_name="=cmd|' /C calc'!A0", id_number="022188009999",

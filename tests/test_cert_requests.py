@@ -9,16 +9,15 @@ import pytest
 
 from registry.audit.tables import AuditEntry
 from registry.auth import service as auth
+from registry.certs.requests import CERT_FLOW
+from registry.certs.tables import CertRequest as Request
 from registry.errors import Conflict
 from registry.notify.tables import Notification, OutboxMessage
 from registry.people.tables import Person
-from registry.certs.requests import CERT_FLOW
 from registry.workflow import engine
-from registry.certs.tables import CertRequest as Request
 from registry.workflow.tables import WorkflowEvent
 from tests.helpers import CITY, CITY_FINANCE, FINANCE, WARD, add_certificate, new_personal, sign_in
 from tests.helpers import file_cert_request as file
-
 
 NEW_ORG = {
     "kind": "new_org", "agency_code": CITY, "org_name": "Ủy ban nhân dân thành phố Hạ Long", "address": "Phường Hồng Hà",

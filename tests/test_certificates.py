@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -72,7 +72,7 @@ def test_every_format_gives_the_same_certificate(ca) -> None:
 
 
 def _self_signed(subject: x509.Name, key, *, ca: bool = False, san_email: str | None = None) -> x509.Certificate:
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     builder = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + timedelta(days=30))

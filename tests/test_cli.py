@@ -17,7 +17,17 @@ from registry.auth import service as auth
 from registry.auth.tables import ApiToken, RoleAssignment, UserAccount
 from registry.people.tables import Person
 from registry.settings import Settings
-from tests.helpers import CITY, DOIT, PROVINCE_CSV, ROOT, SYSTEM, WARD, form_csrf, load_province_agencies, registry_command
+from tests.helpers import (
+    CITY,
+    DOIT,
+    PROVINCE_CSV,
+    ROOT,
+    SYSTEM,
+    WARD,
+    form_csrf,
+    load_province_agencies,
+    registry_command,
+)
 from tests.live_server import LiveServer, clean_env
 
 TIMEOUT = 120

@@ -8,8 +8,8 @@ from registry.agencies.tables import Agency
 from registry.audit import service as audit
 from registry.auth.tables import UserAccount
 from registry.certs.tables import Certificate
-from registry.demo import DEMO_USERS, OPERATOR_AGENCY, load_demo
 from registry.certs.tables import CertRequest as Request
+from registry.demo import DEMO_USERS, OPERATOR_AGENCY, load_demo
 
 
 async def test_demo_loads_once_with_certificates_and_waiting_requests(migrated, settings) -> None:

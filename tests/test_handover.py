@@ -10,7 +10,8 @@ from registry.auth import service as auth
 from registry.certs.requests import CERT_FLOW, add_working_days
 from registry.timeutil import today
 from registry.workflow import engine
-from tests.helpers import CITY_FINANCE, approved_cert_request as approved, approved_revocation, new_personal, sign_in
+from tests.helpers import CITY_FINANCE, approved_revocation, new_personal, sign_in
+from tests.helpers import approved_cert_request as approved
 
 
 def test_working_days_skip_weekends() -> None:

@@ -3,7 +3,7 @@ departure prepares the revocations and cancellations for a head and ends the use
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from registry.accounts.tables import AccountRequest
 from registry.auth.principal import system_principal
@@ -87,7 +87,7 @@ async def test_csv_import_page_lists_the_problems(client, province) -> None:
 async def _certificate_for(province: Province, username: str, agency: str) -> str:
     ca = certgen.make_ca()
     cert = ca.issue(f"Người dùng {username}", email=f"{username}@quangninh.gov.vn",
-                    not_before=datetime.now(timezone.utc) - timedelta(days=10), days=700)
+                    not_before=datetime.now(UTC) - timedelta(days=10), days=700)
     created, _ = await certs.import_certificate(SYSTEM, certgen.pem(cert), holder_person_id=province.users[username]["person_id"],
                                                 agency_code=agency, kind="personal")
     return created["fingerprint"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -49,7 +50,7 @@ RAW_BODIES = [
 
 async def _certificate(province: Province, holder: str = "city_staff") -> str:
     ca = certgen.make_ca()
-    start = datetime.now(timezone.utc) - timedelta(days=3 * 365 - 30)
+    start = datetime.now(UTC) - timedelta(days=3 * 365 - 30)
     cert = ca.issue("Người dùng probe", email="probe@quangninh.gov.vn", not_before=start, days=3 * 365)
     created, _ = await certs.import_certificate(
         SYSTEM, certgen.pem(cert), holder_person_id=province.users[holder]["person_id"], agency_code=CITY_FINANCE,
@@ -271,9 +272,9 @@ def _unusual_certificates() -> dict[str, bytes]:
             builder = builder.add_extension(extension, critical=critical)
         return certgen.der(builder.sign(ca.key, hashes.SHA256()))
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     plain = certgen.name("Nguyễn Văn Thử", email="thu@quangninh.gov.vn")
-    utc = timezone.utc
+    utc = UTC
     return {
         "no_expiry_9999": build(plain, not_before=now - timedelta(days=1),
                                 not_after=datetime(9999, 12, 31, 23, 59, 59, tzinfo=utc)),

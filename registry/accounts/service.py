@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from registry import db, exports, validation
+from registry.accounts.tables import Account, AccountRequest
 from registry.agencies import service as agencies
 from registry.auth.permissions import may
 from registry.auth.principal import Principal
-from registry.accounts.tables import Account, AccountRequest
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
 from registry.people import service as people
 from registry.text import fold
 from registry.timeutil import now
 from registry.workflow import engine
-from registry.workflow.effects import notify_decision, notify_deciders
+from registry.workflow.effects import notify_deciders, notify_decision
 from registry.workflow.machine import Transition, machine
 
 DOMAIN = "account"
@@ -408,6 +409,6 @@ async def export(actor: Principal, fmt: str, systems: Iterable[str] = tuple(SYST
     if fmt == "xlsx":
         return exports.xlsx(sheets), exports.CONTENT_TYPES["xlsx"], f"yeu-cau-tai-khoan-{stamp}.xlsx"
     merged = exports.Sheet("Yêu cầu tài khoản", [exports.Column("system_label", "Hệ thống", 30), *EXPORT_COLUMNS],
-                           [{**row, "system_label": SYSTEMS[system]} for system, sheet in zip(systems, sheets)
+                           [{**row, "system_label": SYSTEMS[system]} for system, sheet in zip(systems, sheets, strict=True)
                             for row in sheet.rows])
     return exports.csv_bytes(merged), exports.CONTENT_TYPES["csv"], f"yeu-cau-tai-khoan-{stamp}.csv"

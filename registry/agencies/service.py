@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from registry import db, validation
 from registry.agencies.codes import AgencyCode, check_child_code, parse_code
 from registry.agencies.tables import Agency, AgencyName, RegistrySetting
 from registry.audit import service as audit
-from registry.csvfile import read_rows
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
+from registry.csvfile import read_rows
 from registry.errors import Conflict, Invalid, NotFound
 from registry.subtree import within_subtrees
 from registry.text import fold, search_words
@@ -422,7 +423,7 @@ async def _write_import(actor: Principal, plan: _ImportPlan, existing: dict[str,
                  "short_name": item.values["short_name"], "valid_from": moment, "valid_to": None}
                 for item in chunk
             ])
-            for item, values in zip(chunk, rows):
+            for item, values in zip(chunk, rows, strict=True):
                 known[item.values["code"]] = {"id": ids[item.values["code"]], "depth": values["depth"]}
             audit.record_many(actor, "agency.create", "agency", [(item.values["code"], None, item.audit_after) for item in chunk])
             summary.created += len(chunk)

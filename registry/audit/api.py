@@ -9,8 +9,8 @@ from litestar import get
 from litestar.params import QueryParameter
 
 from registry.audit import service
-from registry.http import may
 from registry.errors import Invalid
+from registry.http import may
 from registry.timeutil import VIETNAM, check_moment
 
 

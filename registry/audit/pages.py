@@ -8,12 +8,12 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from registry import labels
 from registry.audit import service
+from registry.auth import service as auth
 from registry.errors import Invalid
 from registry.http import may
 from registry.timeutil import parse_moment
-from registry import labels
-from registry.auth import service as auth
 from registry.web import domains_of, render
 
 PAGE_SIZE = 50

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from registry import db
 from registry.audit.tables import AuditEntry, AuditHead
 from registry.timeutil import now
-
 
 
 class AuditActor(Protocol):
@@ -85,11 +84,11 @@ def entry_hash(prev_hash: str, seq: int, entry: PendingEntry | dict[str, Any]) -
     fields = entry if isinstance(entry, dict) else entry.__dict__
     at: datetime = fields["at"]
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     payload = json.dumps(
         [
             seq,
-            at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+            at.astimezone(UTC).isoformat(timespec="microseconds"),
             fields["actor_id"],
             fields["actor"],
             fields["action"],

@@ -16,9 +16,9 @@ from registry.auth.principal import Principal
 from registry.errors import Invalid, TooManyRequests, Unauthenticated
 from registry.http import (
     LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
     AppSettings,
     CurrentPrincipal,
-    SESSION_COOKIE,
     client_ip,
     cookie_secure,
     current_principal,

@@ -8,8 +8,9 @@ reaches that agency and every agency below it (`Principal.covers`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from registry.auth.principal import Principal
 from registry.errors import Forbidden, Unauthenticated
@@ -82,7 +83,7 @@ class Involvement:
     subjects: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> "Involvement":
+    def of(cls, row: Mapping[str, Any]) -> Involvement:
         subject = row.get("subject")
         return cls(requester=row.get("requester"), subjects=frozenset({subject}) if subject else frozenset())
 

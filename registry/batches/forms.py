@@ -3,7 +3,8 @@ reads, in Vietnamese. DoIT never retypes a name: every cell comes from the reque
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from registry.certs.reasons import REASON_LABELS
 from registry.exports import Column, Sheet

@@ -4,8 +4,9 @@ holder; a revoked certificate's token goes back to the CA by its deadline, and i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
-from typing import Any, Sequence
+from typing import Any
 
 from registry import db, validation
 from registry.agencies import service as agencies

@@ -7,8 +7,9 @@ A batch is a record of the workflow engine (draft → sent → closed), and so i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from registry import db, exports, validation
 from registry.agencies import service as agencies
@@ -16,7 +17,8 @@ from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.batches import forms
 from registry.batches.tables import Batch, BatchFile
-from registry.certs import requests as cert_requests, service as certs
+from registry.certs import requests as cert_requests
+from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
 from registry.settings import Settings

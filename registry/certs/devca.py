@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -60,7 +60,7 @@ def load_or_create(data_dir: Path) -> DevCA:
         return DevCA(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))  # type: ignore[arg-type]
     folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(CA_NAME)

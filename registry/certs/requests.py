@@ -3,8 +3,9 @@ make for each kind, who may file what, and what a request does to its certificat
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from registry import db, validation
 from registry.agencies import service as agencies
@@ -19,7 +20,7 @@ from registry.settings import Settings
 from registry.text import fold
 from registry.timeutil import now, today
 from registry.workflow import engine
-from registry.workflow.effects import notify_decision, notify_deciders
+from registry.workflow.effects import notify_deciders, notify_decision
 from registry.workflow.machine import Transition, machine
 
 DOMAIN = "cert"

@@ -3,26 +3,28 @@ a head's inbox where a whole list is approved or rejected at once."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Mapping
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from registry.agencies import service as agencies
-from registry.auth.principal import Principal
-from registry.certs import requests, service as certs
-from registry.certs.reasons import REASON_LABELS
 from registry.auth.permissions import scope_paths
+from registry.auth.principal import Principal
+from registry.certs import requests
+from registry.certs import service as certs
+from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import Conflict, Invalid
-from registry.messages import message_for
-from registry.settings import Settings
 from registry.http import AppSettings, CurrentPrincipal, signed_in
 from registry.i18n import vi
+from registry.messages import message_for
 from registry.notify import service as notify
-from registry.workflow import engine
+from registry.settings import Settings
 from registry.web import render
+from registry.workflow import engine
 
 FORM_SKIP = {"_csrf"}
 

@@ -16,7 +16,8 @@ from registry.accounts import service as accounts
 from registry.audit import service as audit
 from registry.auth.permissions import may
 from registry.auth.principal import Principal, system_principal
-from registry.certs import requests as cert_requests, service as certs
+from registry.certs import requests as cert_requests
+from registry.certs import service as certs
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.people import service as people
 from registry.people.tables import Person

@@ -3,7 +3,8 @@ a person's page with their certificates, requests and accounts, where a departur
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Mapping
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -14,7 +15,8 @@ from registry.auth import service as auth
 from registry.auth.permissions import may, scope_paths
 from registry.auth.principal import Principal
 from registry.errors import RegistryError
-from registry.http import AppSettings, CurrentPrincipal, may as may_guard, read_upload, signed_in
+from registry.http import AppSettings, CurrentPrincipal, read_upload, signed_in
+from registry.http import may as may_guard
 from registry.messages import message_for
 from registry.people import departure, service
 from registry.web import domains_of, load_sections, render

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.csvfile import read_rows
 from registry.auth.permissions import allowed, authorize, scope_paths
 from registry.auth.principal import Principal
+from registry.csvfile import read_rows
 from registry.errors import Invalid, NotFound
 from registry.people.tables import Person
 from registry.subtree import within_subtrees

@@ -4,7 +4,8 @@ the step's transaction."""
 
 from __future__ import annotations
 
-from registry.auth import permissions, service as auth
+from registry.auth import permissions
+from registry.auth import service as auth
 from registry.notify import service as notify
 from registry.workflow.engine import Step
 

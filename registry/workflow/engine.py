@@ -10,15 +10,17 @@ judges a whole list of decisions before writing any.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from piccolo.table import Table
 
 from registry import db, validation
 from registry.audit import service as audit
-from registry.auth import permissions, service as auth
+from registry.auth import permissions
+from registry.auth import service as auth
 from registry.auth.permissions import Involvement
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError

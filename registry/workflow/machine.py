@@ -8,8 +8,9 @@ certificates, accounts or specimens. A machine names which of its transitions th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from registry.workflow.engine import Step
@@ -80,7 +81,7 @@ class Machine:
         """States in which a record waits for the inbox's decision."""
         return frozenset(self.transitions[self.approve].sources) if self.approve else frozenset()
 
-    def with_transition(self, transition: Transition) -> "Machine":
+    def with_transition(self, transition: Transition) -> Machine:
         return replace(self, transitions={**self.transitions, transition.name: transition})
 
 
