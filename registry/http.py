@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +27,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -127,12 +129,51 @@ _PROBLEM_DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem+json errors a route may answer with."""
+    """OpenAPI entries for the problem+json errors a route may answer with. Every route may meet a request
+    it cannot parse at all (400), which this always documents in place of the framework's own shape."""
     return {
         status: ResponseSpec(data_container=Problem, description=_PROBLEM_DESCRIPTIONS.get(status, "Error"),
                              media_type="application/problem+json", generate_examples=False)
-        for status in statuses
+        for status in sorted({400, *statuses})
     }
+
+
+def file_download(*media_types: str) -> type[Operation]:
+    """The OpenAPI operation of a route answering with a file in one of `media_types` (an export): its 200
+    lists each of them, as binary content."""
+
+    @dataclass
+    class FileOperation(Operation):
+        def __post_init__(self) -> None:
+            success = (self.responses or {}).get("200")
+            if isinstance(success, OpenAPIResponse):
+                success.content = {
+                    media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+                    for media_type in media_types
+                }
+
+    return FileOperation
+
+
+def conforming(body: Any, kind: Any) -> Any:
+    """`body` unchanged once it is known to fit `kind`: for records of several domains documented by their
+    common part (each domain adds its own fields, which a conversion would drop)."""
+    msgspec.convert(body, kind)
+    return body
+
+
+def typed(body: Any, kind: Any) -> Any:
+    """A service's answer (dicts of builtins) as the documented response type `kind` (a Struct or a list
+    of one). A key the type does not declare is a programming error, not something to drop silently:
+    the documented shape must be the served one."""
+    items = body if isinstance(body, list) else [body]
+    struct = getattr(kind, "__args__", (kind,))[0] if isinstance(body, list) else kind
+    declared = set(getattr(struct, "__struct_encode_fields__", ()))
+    for item in items:
+        undeclared = set(item) - declared if isinstance(item, Mapping) and declared else set()
+        if undeclared:
+            raise TypeError(f"{struct.__name__} does not declare {sorted(undeclared)}")
+    return msgspec.convert(body, kind)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -182,7 +223,10 @@ def validation_to_problem(error: ValidationException) -> ProblemDetailsException
         if isinstance(item, Mapping)
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(error.detail)
-    return _problem(422, detail, title="Invalid input", extra={"errors": fields} if fields else None)
+    extra: dict[str, Any] = {"code": "invalid_input"}
+    if fields:
+        extra["errors"] = fields
+    return _problem(422, detail, title="Invalid input", extra=extra)
 
 
 def http_exception_to_problem(error: HTTPException) -> ProblemDetailsException:
@@ -192,7 +236,26 @@ def http_exception_to_problem(error: HTTPException) -> ProblemDetailsException:
     detail = error.detail if error.detail != HTTPStatus(status).phrase else _default_detail(status)
     if status == 413:
         detail = "the upload is larger than this registry accepts"
-    return _problem(status, detail, headers=error.headers)
+    return _problem(status, detail, headers=error.headers, extra={"code": STATUS_CODES.get(status, "http_error")})
+
+
+# The stable `code` of errors raised by the framework rather than by the registry (an unknown path, a
+# method a route does not take, a body beyond the size limit...).
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "busy",
+}
 
 
 def _default_detail(status: int) -> str:
