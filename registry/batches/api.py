@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.batches import handover, service
 from registry.batches.schemas import BatchAdd, BatchCreate, BatchOut, Dispatch, HandoverDate, HandoverLists, Receipt
-from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in
+from registry.certs.schemas import CertRequestOut
+from registry.exports import CONTENT_TYPES
+from registry.http import AppSettings, CurrentPrincipal, file_download, may, problems, signed_in, typed
 
 
 def batch_out(body: dict) -> BatchOut:
-    return msgspec.convert(body, BatchOut)
+    return typed(body, BatchOut)
 
 
 class BatchController(Controller):
@@ -32,7 +33,7 @@ class BatchController(Controller):
         """Every batch, newest first."""
         return [batch_out(b) for b in await service.list_batches(principal)]
 
-    @get("/{batch_id:int}", responses=problems(401, 403, 404))
+    @get("/{batch_id:int}", responses=problems(401, 403, 404, 422))
     async def detail(self, principal: CurrentPrincipal, batch_id: FromPath[int]) -> BatchOut:
         """The batch with its requests, counts per form and state, and the files sent."""
         return batch_out(await service.get_batch(principal, batch_id))
@@ -42,12 +43,13 @@ class BatchController(Controller):
         """Add approved requests to a batch not yet sent."""
         return batch_out(await service.add_requests(principal, batch_id, data.request_ids))
 
-    @post("/{batch_id:int}/requests/{request_id:int}/remove", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{batch_id:int}/requests/{request_id:int}/remove", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def remove(self, principal: CurrentPrincipal, batch_id: FromPath[int], request_id: FromPath[int]) -> BatchOut:
         """Take a request out of a batch not yet sent; it waits, approved, for another."""
         return batch_out(await service.remove_request(principal, batch_id, request_id))
 
-    @get("/{batch_id:int}/export", responses=problems(401, 403, 404, 422))
+    @get("/{batch_id:int}/export", responses=problems(401, 403, 404, 422),
+         operation_class=file_download(*dict.fromkeys(CONTENT_TYPES.values())))
     async def export(
         self, principal: CurrentPrincipal, batch_id: FromPath[int],
         format_: Annotated[str, QueryParameter(name="format", description="xlsx, csv, json or manifest", max_length=10)] = "xlsx",
@@ -73,24 +75,27 @@ class HandoverController(Controller):
     async def lists(self, principal: CurrentPrincipal) -> HandoverLists:
         """What waits: deliveries for your units to confirm, certificates to hand to their holders, revoked
         certificates' tokens to return to the CA (earliest deadline first)."""
-        return HandoverLists(
-            awaiting_receipt=await handover.awaiting_receipt(principal),
-            not_handed_to_holder=await handover.delivered_not_handed(principal),
-            tokens_to_return=await handover.tokens_to_return(principal),
-        )
+        return typed({
+            "awaiting_receipt": await handover.awaiting_receipt(principal),
+            "not_handed_to_holder": await handover.delivered_not_handed(principal),
+            "tokens_to_return": await handover.tokens_to_return(principal),
+        }, HandoverLists)
 
     @post("/receipts", status_code=200, responses=problems(401, 403, 404, 409, 422))
-    async def receipts(self, principal: CurrentPrincipal, data: JSONBody[Receipt]) -> list[dict]:
+    async def receipts(self, principal: CurrentPrincipal, data: JSONBody[Receipt]) -> list[CertRequestOut]:
         """The unit confirms receipt of a list (state `delivered`); all or none."""
-        return await handover.confirm_receipt(principal, data.request_ids)
+        return typed(await handover.confirm_receipt(principal, data.request_ids), list[CertRequestOut])
 
     @post("/{request_id:int}/holder", status_code=200, responses=problems(401, 403, 404, 409, 422))
-    async def holder(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[HandoverDate]) -> dict:
+    async def holder(self, principal: CurrentPrincipal, request_id: FromPath[int],
+                     data: JSONBody[HandoverDate]) -> CertRequestOut:
         """The unit handed the certificate (token) to its holder on `date`."""
-        return await handover.record_handed_to_holder(principal, request_id, data.date.isoformat() if data.date else None)
+        return typed(await handover.record_handed_to_holder(principal, request_id,
+                                                            data.date.isoformat() if data.date else None), CertRequestOut)
 
     @post("/{request_id:int}/token-returned", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def token_returned(self, principal: CurrentPrincipal, request_id: FromPath[int],
-                             data: JSONBody[HandoverDate]) -> dict:
+                             data: JSONBody[HandoverDate]) -> CertRequestOut:
         """DoIT records that a revoked certificate's token went back to the CA on `date`."""
-        return await handover.record_token_returned(principal, request_id, data.date.isoformat() if data.date else None)
+        return typed(await handover.record_token_returned(principal, request_id,
+                                                          data.date.isoformat() if data.date else None), CertRequestOut)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import msgspec
 
+from registry.certs.schemas import CertRequestOut
 from registry.workflow.schemas import RecordOut
 
 
@@ -38,7 +38,7 @@ class BatchCounts(msgspec.Struct):
 class BatchOut(RecordOut, kw_only=True):
     dispatch_no: str | None
     dispatched_on: date | None
-    requests: list[dict[str, Any]] = []
+    requests: list[CertRequestOut] = []
     counts: BatchCounts | None = None
     files: list[BatchFileOut] = []
 
@@ -53,6 +53,6 @@ class HandoverDate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class HandoverLists(msgspec.Struct):
-    awaiting_receipt: list[dict[str, Any]]
-    not_handed_to_holder: list[dict[str, Any]]
-    tokens_to_return: list[dict[str, Any]]
+    awaiting_receipt: list[CertRequestOut]
+    not_handed_to_holder: list[CertRequestOut]
+    tokens_to_return: list[CertRequestOut]

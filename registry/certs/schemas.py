@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -110,7 +110,7 @@ class CertRequestOut(RecordOut, kw_only=True):
     target_certificate: str | None
     batch_id: int | None
     handed_to_holder_at: datetime | None
-    token_return_due: datetime | None
+    token_return_due: date | None
     token_returned_at: datetime | None
 
 
