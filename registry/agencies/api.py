@@ -24,7 +24,7 @@ class AgencyController(Controller):
         """Create an agency under `parent_code` (admin, operator; within their province)."""
         return typed(await service.create_agency(principal, msgspec.structs.asdict(data)), AgencyDetail)
 
-    @get("/", guards=[signed_in], responses=problems(401, 422))
+    @get("/", guards=[signed_in], responses=problems(401, 404, 422))
     async def list(
         self,
         q: Annotated[str | None, QueryParameter(description="words of the name, diacritics optional")] = None,
