@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.accounts import service
 from registry.agencies import service as agencies
 from registry.auth.permissions import may, scope_paths
@@ -64,9 +65,7 @@ def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
-    from registry.i18n import vi
-
-    return {field: vi(text) for field, text in error.fields.items()} or {"": message_for(error)}
+    return messages.field_messages(error) or {"": message_for(error)}
 
 
 class AccountPages(Controller):

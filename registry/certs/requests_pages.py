@@ -19,8 +19,7 @@ from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import Conflict, Invalid
 from registry.http import AppSettings, CurrentPrincipal, signed_in
-from registry.i18n import vi
-from registry.messages import message_for
+from registry.messages import field_messages, message_for
 from registry.notify import service as notify
 from registry.settings import Settings
 from registry.web import render
@@ -136,7 +135,7 @@ class RequestPages(Controller):
                          message: str = "", blocking: int | None = None) -> Template:
         return await render(
             request, "requests/form.html", status_code=status_code, kind=kind, kind_label=requests.KIND_LABELS[kind],
-            kind_form=requests.KIND_FORMS[kind], values=values, errors={k: vi(v) for k, v in errors.items()},
+            kind_form=requests.KIND_FORMS[kind], values=values, errors=errors,
             message=message, blocking=blocking, reasons=REASON_LABELS, **await _form_choices(principal, settings, kind),
         )
 
@@ -148,7 +147,7 @@ class RequestPages(Controller):
         try:
             created = await requests.file_request(principal, settings, data)
         except Invalid as error:
-            return await self._form_page(request, principal, settings, kind, form, error.fields, status_code=422,
+            return await self._form_page(request, principal, settings, kind, form, field_messages(error), status_code=422,
                                          message="Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.")
         except Conflict as error:
             # An open request already covers this certificate: say which, link to it, keep the input.
