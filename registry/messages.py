@@ -17,6 +17,7 @@ CATALOGUE: dict[str, str] = {
     # --- generic, by status (what a code not found here falls back to) ----------------------------
     "bad_request": "Yêu cầu không hợp lệ.",
     "invalid_input": "Dữ liệu không hợp lệ, vui lòng kiểm tra lại.",
+    "form_has_errors": "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.",
     "unauthenticated": "Vui lòng đăng nhập.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
     "not_permitted": "Vai trò của bạn không cho phép thao tác này.",
@@ -85,7 +86,8 @@ CATALOGUE: dict[str, str] = {
     "id_number_elsewhere": "Số CCCD này thuộc về một người của cơ quan, đơn vị khác; cần cập nhật việc chuyển công tác trước.",
     # --- users, sign-in and passwords ------------------------------------------------------------
     "wrong_credentials": "Tên đăng nhập hoặc mật khẩu không đúng.",
-    "sign_in_locked": "Đăng nhập sai quá nhiều lần; tài khoản tạm khóa, vui lòng thử lại sau.",
+    "sign_in_locked": "Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa, thử lại sau {minutes} phút.",
+    "login_form_expired": "Phiên đăng nhập đã hết hạn. Vui lòng nhập lại.",
     "username_taken": "Tên đăng nhập {username} đã có người dùng.",
     "person_has_user": "{name} đã có tài khoản người dùng.",
     "user_inactive": "Tài khoản {username} đã bị khóa.",

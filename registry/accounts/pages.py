@@ -25,7 +25,7 @@ from registry.workflow import engine
 
 FLOW = service.ACCOUNT_FLOW
 FORM_SKIP = {"_csrf"}
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 
 
 async def my_accounts_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:

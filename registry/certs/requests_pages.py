@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.agencies import service as agencies
 from registry.auth.permissions import scope_paths
 from registry.auth.principal import Principal
@@ -148,7 +149,7 @@ class RequestPages(Controller):
             created = await requests.file_request(principal, settings, data)
         except Invalid as error:
             return await self._form_page(request, principal, settings, kind, form, field_messages(error), status_code=422,
-                                         message="Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.")
+                                         message=messages.message("form_has_errors"))
         except Conflict as error:
             # An open request already covers this certificate: say which, link to it, keep the input.
             return await self._form_page(request, principal, settings, kind, form, {}, status_code=409,

@@ -24,7 +24,7 @@ from registry.people import departure, service
 from registry.web import domains_of, load_sections, render
 
 FORM_FIELDS = ("full_name", "agency_code", "position", "email", "id_number", "date_of_birth", "phone")
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
