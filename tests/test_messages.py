@@ -242,3 +242,30 @@ async def test_error_pages_and_refused_forms_show_no_english(client, province: P
     text = assert_no_english(page.text, problem.json()["detail"])
     assert "Tệp không phải chứng thư số mà là ảnh PNG." in text
 
+
+
+def _placeholders(code: str) -> set[str]:
+    return {name for _literal, name, _spec, _conv in string.Formatter().parse(messages.CATALOGUE.get(code, "")) if name}
+
+
+def test_raisers_give_the_values_their_messages_name() -> None:
+    """An error raised with a literal code gives, as `params`, every value its message names (else a
+    person would read "…" where a number or a name belongs)."""
+    lacking = []
+    for path in sorted(REGISTRY_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            codes = _strings(keywords["code"]) if "code" in keywords else []
+            if not codes or "fields" in keywords and not _placeholders(codes[0]):
+                continue
+            given = keywords.get("params")
+            if given is not None and not isinstance(given, ast.Dict):
+                continue  # built elsewhere: not checkable here
+            names = {key.value for key in given.keys if isinstance(key, ast.Constant)} if given is not None else set()
+            for code in codes:
+                missing = _placeholders(code) - names
+                if missing:
+                    lacking.append(f"{path.relative_to(REGISTRY_DIR.parent)}:{node.lineno} {code} lacks {sorted(missing)}")
+    assert not lacking, "\n".join(lacking)

@@ -248,7 +248,7 @@ async def file_request(actor: Principal, data: Mapping[str, Any]) -> dict[str, A
 
 
 async def open_request_for(system: str, account_name: str) -> dict[str, Any] | None:
-    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind).where(
+    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind, AccountRequest.state).where(
         (AccountRequest.system == system) & (AccountRequest.account_name == account_name)
         & AccountRequest.state.is_in(sorted(ACCOUNT_MACHINE.open_states))
     ).first()
@@ -260,7 +260,9 @@ async def _refuse_duplicate(system: str, account_name: str) -> None:
     if other is not None:
         raise Conflict(
             f"request {other['id']} is already open for the account {account_name}", code="request_already_open",
-            extra={"open_request": other["id"]}, params={"id": other["id"]},
+            extra={"open_request": other["id"]},
+            params={"id": other["id"], "kind": ACCOUNT_FLOW.kind_label(other["kind"]),
+                    "state": ACCOUNT_MACHINE.label(other["state"])},
         )
 
 
