@@ -269,3 +269,28 @@ def test_raisers_give_the_values_their_messages_name() -> None:
                 if missing:
                     lacking.append(f"{path.relative_to(REGISTRY_DIR.parent)}:{node.lineno} {code} lacks {sorted(missing)}")
     assert not lacking, "\n".join(lacking)
+
+
+async def test_the_pages_each_role_reaches_show_no_english(client, province: Province) -> None:
+    """Every page reachable by links from a user's own page, for one user of each role (up to 40 each)."""
+    english_pages = []
+    for username in ("admin", "operator", "city_clerk", "city_head", "city_staff"):
+        client.cookies.clear()
+        await sign_in(client, username)
+        seen: set[str] = set()
+        queue = ["/me", "/"]
+        while queue and len(seen) < 40:
+            url = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            response = await client.get(url)
+            if not response.headers.get("content-type", "").startswith("text/html"):
+                continue
+            found = sorted({word.lower() for word in ENGLISH.findall(main_text(response.text))})
+            if found:
+                english_pages.append(f"{username} {url}: {found}")
+            queue.extend(href for href in re.findall(r'href="(/[^"#?]*)"', response.text)
+                         if not href.startswith(("/static", "/logout")) and href not in seen)
+        assert len(seen) >= 5, (username, seen)
+    assert not english_pages, "\n".join(english_pages)
