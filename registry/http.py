@@ -104,8 +104,25 @@ class ProblemField(msgspec.Struct):
     code: str | None = None
 
 
+class ItemOutcome(msgspec.Struct):
+    """One item of a list judged whole (decisions, a batch's requests): whether it could be done, and if
+    not, its status, code and the reason in Vietnamese."""
+
+    id: Any
+    ok: bool
+    domain: str | None = None
+    decision: str | None = None
+    state: str | None = None
+    status: int | None = None
+    code: str | None = None
+    error: str | None = None
+
+
 class Problem(msgspec.Struct):
-    """An error as RFC 9457 problem details, with the registry's stable `code`."""
+    """An error as RFC 9457 problem details, with the registry's stable `code` (scripts branch on it; the
+    words of `detail` may change). Besides: the offending fields (`errors`), and where they apply the
+    outcome of every item of a list judged whole (`results`), the lines of a refused CSV (`problems`),
+    the open request that blocks a new one (`open_request`), the id of a logged failure (`request_id`)."""
 
     title: str
     status: int
@@ -113,6 +130,10 @@ class Problem(msgspec.Struct):
     code: str
     type: str = "about:blank"
     errors: list[ProblemField] | None = None
+    results: list[ItemOutcome] | None = None
+    problems: list[str] | None = None
+    open_request: int | None = None
+    request_id: str | None = None
 
 
 _PROBLEM_DESCRIPTIONS = {
