@@ -125,6 +125,17 @@ async def find_by_fingerprint(fingerprint: str) -> dict[str, Any] | None:
     return await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == cleaned).first()
 
 
+async def revocations_by_fingerprint(fingerprints: list[str]) -> dict[str, tuple[datetime, str]]:
+    """The registry's own revocation records for these certificates: fingerprint → (revoked_at, reason),
+    for those recorded as revoked (the verification service counts them beside the CA's CRLs)."""
+    cleaned = [normalize_fingerprint(f) for f in fingerprints if f]
+    if not cleaned:
+        return {}
+    rows = await Certificate.select(Certificate.fingerprint, Certificate.revoked_at, Certificate.revocation_reason).where(
+        Certificate.fingerprint.is_in(cleaned) & Certificate.revoked_at.is_not_null())
+    return {row["fingerprint"]: (row["revoked_at"], row["revocation_reason"] or "unspecified") for row in rows}
+
+
 async def find_by_id(certificate_id: int) -> dict[str, Any] | None:
     return await Certificate.select(*ROW_COLUMNS).where(Certificate.id == certificate_id).first()
 
