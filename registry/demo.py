@@ -91,6 +91,20 @@ DEMO_CERTIFICATES = (
 )
 
 
+async def _trust_dev_ca(ca, actor) -> None:
+    """The test CA in the trust store with a current CRL, so that what it issues verifies (demos only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from registry.trust import service as trust
+
+    await trust.add_to_store(actor, ca.certificate.public_bytes(serialization.Encoding.DER), "anchor", source="dev_ca")
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.certificate.subject).last_update(start)
+           .next_update(start + timedelta(days=30)).sign(ca.key, hashes.SHA384()))
+    await trust.add_to_store(actor, crl.public_bytes(serialization.Encoding.DER), "crl", source="dev_ca")
+
+
 async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     """Certificates issued by the built-in test CA, and two requests waiting in the city head's inbox."""
     from cryptography.hazmat.primitives import serialization
@@ -104,6 +118,7 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
     ca = devca.load_or_create(settings.data_dir)
+    await _trust_dev_ca(ca, actor)
     start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:
@@ -121,8 +136,9 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
             attributes += [NameAttribute(NameOID.ORGANIZATION_NAME, parent["name"] if parent else agency["name"]),
                            NameAttribute(NameOID.COMMON_NAME, agency["name"].upper())]
             person_id, email = None, None
-        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=3 * 365 - days_left), days=3 * 365,
-                          email=email)
+        # Issued in the past (a certificate dated ahead would not verify yet), expiring in `days_left` days.
+        age = max(3 * 365 - days_left, 1)
+        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=age), days=age + days_left, email=email)
         custodian = (await auth.get_user("vanthu"))["person"] if username is None else None
         created, _ = await certs.import_certificate(
             actor, issued.public_bytes(serialization.Encoding.PEM), holder_person_id=person_id,

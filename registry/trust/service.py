@@ -56,7 +56,7 @@ from registry.audit import service as audit
 from registry.auth.permissions import authorize
 from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
-from registry.errors import Conflict, Invalid, RegistryError
+from registry.errors import Conflict, Invalid
 from registry.timeutil import display, now, to_vietnam
 from registry.trust.schemas import (
     STATUS_LABELS,
@@ -586,7 +586,8 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
             pass  # another path may still validate: the full search decides, and says why not
     path = await CertificateValidator(leaf, validation_context=context).async_validate_path()
     if not leaf.ca and path.pkix_len >= 1:
-        issuer_path = path.copy_and_drop_leaf()
+        above = list(path.iter_certs(include_root=False))[:-1]
+        issuer_path = ValidationPath(path.trust_anchor, above[:-1], above[-1] if above else None)
         snapshot.ca_paths[key] = issuer_path
         # The issuing CAs passed their CRL checks in this version: later certificates of the same CA skip them
         # until the cache expires (at most PATH_CACHE_SECONDS, or when a CRL's nextUpdate passes).
@@ -663,7 +664,8 @@ def _path_fingerprints(path: ValidationPath | None) -> list[str]:
     return [hashlib.sha256(cert.dump()).hexdigest() for cert in path.iter_certs(include_root=False)]
 
 
-async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "verify") -> Verification:
+async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "verify",
+                 intermediates: Iterable[bytes] = ()) -> Verification:
     """The verdict on one certificate (DER; PEM and bundles are read by the callers' parsing) now, or at `at`.
 
     Statuses: valid, revoked, expired, not_yet_valid, untrusted, invalid, revocation_unknown (CONTRACT.md).
@@ -680,6 +682,13 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
         raise Invalid("Không phải chứng thư số đọc được.", code="not_a_certificate", fields={"file": "malformed"}) from None
     snapshot = await _CACHE.get()
     moment = to_vietnam(at) if at is not None else now()
+    for extra in intermediates:
+        # CA certificates that came with the certificate (a bundle) help build the path; they are not trusted
+        # for it: the path must still end at an anchor of the store, every signature checked.
+        try:
+            snapshot.context.certificate_registry.register(asn1_x509.Certificate.load(extra))
+        except (ValueError, TypeError):
+            continue
     try:
         if at is None:
             path = await _validate_shared(snapshot, leaf, _utc(moment))
@@ -688,6 +697,7 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
         outcome = _Outcome("valid", "Chứng thư số hợp lệ: do tổ chức chứng thực tin cậy cấp, còn thời hạn và không có "
                                     "trong danh sách thu hồi.", path=path)
     except (ValidationError, PathBuildingError) as error:
+        logger.debug("certificate %s: %s", described.fingerprint, error)
         outcome = _classify(error)
     except (ValueError, TypeError, KeyError) as error:
         # asn1crypto reads lazily: a field malformed deep inside surfaces only here.
@@ -721,16 +731,46 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
     )
 
 
+# Verdicts an import accepts as they are, and those it accepts when the certificate was valid during its own
+# validity period (the registry keeps history: an expired certificate of a trusted CA is still its record).
+IMPORTABLE = ("valid",)
+IMPORTABLE_IN_ITS_TIME = ("expired", "not_yet_valid")
+
+
+async def verify_for_import(der: bytes, *, intermediates: Iterable[bytes] = ()) -> tuple[Verification, bool]:
+    """The verdict an import goes by, and whether it lets the import through: valid now; or merely outside its
+    validity period and valid at a moment inside it (an expired certificate of a trusted CA, never revoked, is
+    still the registry's record). Anything else needs an admin's override."""
+    verdict = await verify(der, purpose="import", intermediates=intermediates)
+    if verdict.status in IMPORTABLE:
+        return verdict, True
+    if verdict.status in IMPORTABLE_IN_ITS_TIME:
+        summary = verdict.certificate
+        inside = (summary.not_after - timedelta(seconds=1) if verdict.status == "expired"
+                  else summary.not_before + timedelta(seconds=1))
+        then = await verify(der, at=inside, purpose="import", intermediates=intermediates)
+        return (verdict, True) if then.status == "valid" else (then, False)
+    return verdict, False
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-class NotVerified(RegistryError):
+class NotVerified(Invalid):
     """An import refused because the certificate does not validate (422), with the verdict."""
 
-    status_code = 422
-    title = "Certificate does not validate"
     default_code = "certificate_not_verified"
+
+    def __init__(self, verdict: Verification):
+        super().__init__(
+            f"Chứng thư số không qua kiểm tra ({STATUS_LABELS[verdict.status].lower()}): {verdict.detail} "
+            "Chỉ quản trị hệ thống mới được nhập khi đã ghi rõ lý do (override).",
+            fields={"file": verdict.detail},
+            extra={"verification": {"status": verdict.status, "detail": verdict.detail,
+                                    "fingerprint": verdict.certificate.fingerprint}},
+        )
+        self.verdict = verdict
 
 
 def certificate_der(content: bytes) -> bytes:
