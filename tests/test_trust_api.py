@@ -39,6 +39,11 @@ async def upload_chain(client, province, root: pki.Authority, issuing: pki.Autho
 async def test_admin_uploads_and_lists(client, province, chain) -> None:
     root, issuing = chain
     admin = province.auth("admin")
+    # The province's store: the G2 root (default) and the suite's test CA with its CRL.
+    before = await client.get("/api/v1/trust", headers=admin)
+    kinds_before = sorted(item["kind"] for item in before.json()["items"])
+    assert kinds_before == ["anchor", "anchor", "crl"]
+    audit_before = await AuditEntry.count().where(AuditEntry.action == "trust.add_anchor")
     response = await client.post("/api/v1/trust/anchors", files={"file": ("root.pem", pki.pem(root.cert))}, headers=admin)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -46,15 +51,15 @@ async def test_admin_uploads_and_lists(client, province, chain) -> None:
     assert body["not_after"].endswith("+07:00")
     again = await client.post("/api/v1/trust/anchors", content=pki.der(root.cert), headers=admin)
     assert again.status_code == 200 and again.json()["created"] is False
-    audit_entries = await AuditEntry.count().where(AuditEntry.action == "trust.add_anchor")
-    assert audit_entries == 2  # the G2 root seeded on first use, and this one
+    assert await AuditEntry.count().where(AuditEntry.action == "trust.add_anchor") == audit_before + 1
     await client.post("/api/v1/trust/intermediates", content=pki.der(issuing.cert), headers=admin)
     await client.post("/api/v1/trust/crls", content=pki.der(issuing.crl()), headers=admin)
     listed = await client.get("/api/v1/trust", headers=province.auth("operator"))
     assert listed.status_code == 200
     kinds = sorted(item["kind"] for item in listed.json()["items"])
-    assert kinds == ["anchor", "anchor", "crl", "intermediate"]
-    [crl] = [item for item in listed.json()["items"] if item["kind"] == "crl"]
+    assert kinds == sorted([*kinds_before, "anchor", "crl", "intermediate"])
+    assert listed.json()["version"] > before.json()["version"]
+    crl = next(item for item in listed.json()["items"] if item["kind"] == "crl" and "API" in item["subject"])
     assert crl["stale"] is False and crl["issuer"] == crl["subject"]
 
 
