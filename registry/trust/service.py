@@ -415,6 +415,48 @@ class _Snapshot:
     paths_valid_until: float = 0.0
     # The earliest nextUpdate of a current CRL: cached paths are re-validated once it passes.
     earliest_next_update: datetime | None = None
+    # Revoked serials of each current full CRL, by the fingerprint of the CA certificate that signed it.
+    crl_index: dict[str, _CrlIndex] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _CrlIndex:
+    """The serials one CRL lists, read once per store version: pyhanko looks a certificate up in a CRL by
+    walking all its entries, which on a CA's list of thousands costs more than everything else."""
+
+    serials: frozenset[int]
+    this_update: datetime
+    next_update: datetime
+
+    def covers(self, moment: datetime) -> bool:
+        return self.this_update <= moment <= self.next_update
+
+
+def _index_crl(der: bytes) -> _CrlIndex | None:
+    """The index of a full CRL (no delta, no partition by scope or reason, not indirect); None otherwise, and
+    pyhanko then judges every certificate against it itself."""
+    crl = x509.load_der_x509_crl(der)
+    if crl.next_update_utc is None:
+        return None
+    for extension in crl.extensions:
+        if extension.oid == ExtensionOID.DELTA_CRL_INDICATOR:
+            return None
+        if extension.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
+            point = extension.value
+            if (point.only_contains_user_certs or point.only_contains_ca_certs or point.only_some_reasons
+                    or point.indirect_crl or point.only_contains_attribute_certs):
+                return None
+    serials = []
+    for entry in crl:
+        # An entry naming another issuer (indirect) or a hold that may be lifted: leave the CRL to pyhanko.
+        for extension in entry.extensions:
+            if extension.oid in (x509.oid.CRLEntryExtensionOID.CERTIFICATE_ISSUER,):
+                return None
+            if extension.critical and extension.oid not in (x509.oid.CRLEntryExtensionOID.CRL_REASON,
+                                                            x509.oid.CRLEntryExtensionOID.INVALIDITY_DATE):
+                return None
+        serials.append(entry.serial_number)
+    return _CrlIndex(frozenset(serials), crl.last_update_utc, crl.next_update_utc)
 
 
 def _context(anchors: list[asn1_x509.Certificate], intermediates: list[asn1_x509.Certificate],
@@ -460,9 +502,10 @@ _CACHE = _ContextCache()
 
 
 async def _load_snapshot(key: tuple[int, str]) -> _Snapshot:
-    rows = await TrustItem.select(TrustItem.kind, TrustItem.der, TrustItem.fingerprint, TrustItem.not_after).where(
-        TrustItem.superseded_at.is_null())
+    rows = await TrustItem.select(TrustItem.kind, TrustItem.der, TrustItem.fingerprint, TrustItem.not_after,
+                                  TrustItem.issuer_fingerprint).where(TrustItem.superseded_at.is_null())
     anchors, intermediates, crls = [], [], []
+    crl_ders: dict[str, bytes] = {}
     fingerprints: dict[bytes, str] = {}
     earliest: datetime | None = None
     moment = datetime.now(UTC)
@@ -470,6 +513,7 @@ async def _load_snapshot(key: tuple[int, str]) -> _Snapshot:
         der = bytes(row["der"])
         if row["kind"] == "crl":
             crls.append(asn1_crl.CertificateList.load(der))
+            crl_ders[row["issuer_fingerprint"]] = der
             next_update = _utc(row["not_after"]) if row["not_after"] else None
             if next_update is not None and next_update > moment and (earliest is None or next_update < earliest):
                 earliest = next_update
@@ -478,8 +522,21 @@ async def _load_snapshot(key: tuple[int, str]) -> _Snapshot:
         fingerprints[certificate.signature] = row["fingerprint"]
         (anchors if row["kind"] == "anchor" else intermediates).append(certificate)
     context = await asyncio.to_thread(_context, anchors, intermediates, crls, None)
+
+    def index_all() -> dict[str, _CrlIndex]:
+        indexes = {}
+        for issuer_fingerprint, crl_der in crl_ders.items():
+            try:
+                index = _index_crl(crl_der)
+            except (ValueError, TypeError):
+                index = None
+            if index is not None:
+                indexes[issuer_fingerprint] = index
+        return indexes
+
     return _Snapshot(version=key[0], key=key, context=context, anchors=anchors, intermediates=intermediates, crls=crls,
-                     store_fingerprints=fingerprints, earliest_next_update=earliest)
+                     store_fingerprints=fingerprints, earliest_next_update=earliest,
+                     crl_index=await asyncio.to_thread(index_all))
 
 
 def forget_cached_context() -> None:
@@ -579,6 +636,7 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
     cached = snapshot.ca_paths.get(key)
     if cached is not None and not leaf.ca:
         path = cached.copy_and_append(leaf)
+        _assert_leaf_unrevoked(snapshot, cached, leaf, moment)
         try:
             await async_validate_path(context, path)
             return path
@@ -596,6 +654,21 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
             until = min(until, snapshot.earliest_next_update)
         _assert_unrevoked(context, issuer_path.iter_certs(include_root=False), until)
     return path
+
+
+def _assert_leaf_unrevoked(snapshot: _Snapshot, issuer_path: ValidationPath, leaf: asn1_x509.Certificate,
+                           moment: datetime) -> None:
+    """With the issuing CAs' path validated in this version, a certificate whose serial the issuing CA's current
+    full CRL does not list is not revoked: tell pyhanko so, and it skips walking the CRL. A listed serial, a
+    CRL that does not cover the moment, or one that is not indexed: pyhanko checks it as usual."""
+    issuer = issuer_path.leaf if issuer_path.leaf is not None else getattr(issuer_path.trust_anchor.authority, "certificate", None)
+    if issuer is None:
+        return
+    fingerprint = snapshot.store_fingerprints.get(issuer.signature)
+    index = snapshot.crl_index.get(fingerprint) if fingerprint else None
+    if index is None or not index.covers(moment) or leaf.serial_number in index.serials:
+        return
+    _assert_unrevoked(snapshot.context, [leaf], index.next_update)
 
 
 def _assert_unrevoked(context: ValidationContext, certificates: Iterable[asn1_x509.Certificate], until: datetime) -> None:
