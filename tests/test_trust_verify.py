@@ -286,3 +286,18 @@ async def test_the_context_follows_the_store_version(migrated, chain) -> None:
     trust._CACHE.stale = False  # this worker did not see the change itself
     trust._CACHE.checked_at = 0.0
     assert (await verdict(cert)).status == "revoked"
+
+
+async def test_cached_ca_path_still_finds_a_listed_serial(migrated, chain) -> None:
+    root, issuing = chain
+    listed = issuing.issue("Có trong CRL")
+    issuing.revoke(listed, reason=x509.ReasonFlags.affiliation_changed)
+    for number in range(50):
+        issuing.revoked.append((10_000 + number, pki.now() - DAY, None))
+    await trusted(root, issuing)
+    # A sibling first: the CA's path is validated and cached, its CRL indexed.
+    assert (await verdict(issuing.issue("Anh em hợp lệ"))).status == "valid"
+    assert trust._CACHE.snapshot is not None and trust._CACHE.snapshot.ca_paths
+    result = await verdict(listed)
+    assert result.status == "revoked" and result.revocation_reason == "affiliation_changed"
+    assert (await verdict(issuing.issue("Anh em thứ hai"))).status == "valid"

@@ -254,8 +254,9 @@ def _item_json(row: dict[str, Any], *, created: bool | None = None) -> TrustItem
 ITEM_COLUMNS = TrustItem.all_columns(exclude=[TrustItem.der])
 
 
-async def _ensure_state() -> None:
-    """A new installation (no state row yet) starts with the government CA's G2 root as its anchor."""
+async def _ensure_state(actor: Principal | None = None) -> None:
+    """A new installation (no state row yet) starts with the government CA's G2 root as its anchor (recorded
+    as added by whoever first touched the store, or by the system)."""
     if await TrustState.exists().where(TrustState.id > 0):
         return
     async with db.transaction():
@@ -263,7 +264,7 @@ async def _ensure_state() -> None:
         if await TrustState.exists().where(TrustState.id > 0):
             return
         await TrustState.insert(TrustState(version=1, changed_at=now()))
-        actor = system_principal("trust-store")
+        actor = actor or system_principal("trust-store")
         for path in sorted(DEFAULT_ANCHORS_DIR.glob("*.pem")):
             await _store(actor, parse_certificate_for_store(path.read_bytes(), "anchor"), source="default")
 
@@ -359,7 +360,7 @@ async def add_to_store(actor: Principal, data: bytes, kind: str, *, source: str 
     if len(data) > MAX_STORE_BYTES:
         raise _refuse("Tệp quá lớn.", "too_large")
     parsed = parse_crl_for_store(data) if kind == "crl" else parse_certificate_for_store(data, kind)
-    await _ensure_state()
+    await _ensure_state(actor)
     async with db.transaction():
         await db.serialize_on(_LOCK_TRUST_STORE, "store")
         row, created = await _store(actor, parsed, source=source)
@@ -368,7 +369,7 @@ async def add_to_store(actor: Principal, data: bytes, kind: str, *, source: str 
 
 async def list_store(actor: Principal, *, include_superseded: bool = False) -> TrustStoreOut:
     authorize(actor, "trust.read")
-    await _ensure_state()
+    await _ensure_state(actor)
     query = TrustItem.select(*ITEM_COLUMNS).order_by(TrustItem.kind).order_by(TrustItem.added_at, ascending=False)
     if not include_superseded:
         query = query.where(TrustItem.superseded_at.is_null())
