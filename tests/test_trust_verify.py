@@ -301,3 +301,19 @@ async def test_cached_ca_path_still_finds_a_listed_serial(migrated, chain) -> No
     result = await verdict(listed)
     assert result.status == "revoked" and result.revocation_reason == "affiliation_changed"
     assert (await verdict(issuing.issue("Anh em thứ hai"))).status == "valid"
+
+
+async def test_the_store_records_what_verification_used(migrated, chain) -> None:
+    root, issuing = chain
+    await trusted(root, issuing)
+    for number in range(3):
+        assert (await verdict(issuing.issue(f"Dùng {number}"))).status == "valid"
+    await trust.flush_usage()
+    store = await trust.list_store(SYSTEM)
+    used = {item.subject: item for item in store.items if item.kind != "crl"}
+    anchor = next(item for subject, item in used.items() if "Root CA kiểm thử" in subject)
+    intermediate = next(item for subject, item in used.items() if "CA cấp 2 kiểm thử" in subject)
+    for item in (anchor, intermediate):
+        assert item.use_count == 3 and item.last_used_for == "verify" and item.last_used_at is not None
+    g2 = next(item for subject, item in used.items() if "G2" in subject)
+    assert g2.use_count == 0 and g2.last_used_at is None
