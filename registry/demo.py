@@ -91,34 +91,21 @@ DEMO_CERTIFICATES = (
 )
 
 
-async def _trust_dev_ca(ca, actor) -> None:
-    """The test CA in the trust store with a current CRL, so that what it issues verifies (demos only)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-
-    from registry.trust import service as trust
-
-    await trust.add_to_store(actor, ca.certificate.public_bytes(serialization.Encoding.DER), "anchor", source="dev_ca")
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.certificate.subject).last_update(start)
-           .next_update(start + timedelta(days=30)).sign(ca.key, hashes.SHA384()))
-    await trust.add_to_store(actor, crl.public_bytes(serialization.Encoding.DER), "crl", source="dev_ca")
-
-
 async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     """Certificates issued by the built-in test CA, and two requests waiting in the city head's inbox."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import NameAttribute
     from cryptography.x509.oid import NameOID
 
-    from registry.certs import devca
     from registry.certs import service as certs
     from registry.certs.tables import Certificate, CertRequest
+    from registry.devca import service as devca
 
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
-    ca = devca.load_or_create(settings.data_dir)
-    await _trust_dev_ca(ca, actor)
+    ca = devca.get_ca(settings)
+    # Its root, issuing CA and CRLs in the trust store, so that what it issues verifies on import.
+    await devca.publish_to_trust_store(settings, actor)
     start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:

@@ -28,7 +28,7 @@ def parse_at(value: str | None) -> datetime | None:
         return parse_moment(value)
     except ValueError:
         raise Invalid("Thời điểm kiểm tra không hợp lệ: cần dạng ISO 8601, ví dụ 2026-01-31 hoặc 2026-01-31T08:00:00+07:00.",
-                      fields={"at": "expected an ISO 8601 moment"}) from None
+                      code="invalid_moment", fields={"at": "expected an ISO 8601 moment"}) from None
 
 
 async def verification_json(content: bytes, at: datetime | None) -> dict[str, Any]:

@@ -35,7 +35,7 @@ async def _file_or_paste(request: Request) -> tuple[bytes, dict[str, str]]:
         content = await upload.read()
     if not content and values["pem"].strip():
         if len(values["pem"]) > MAX_PASTE_CHARACTERS:
-            raise RegistryError("Nội dung dán vào quá dài.", code="text_too_long", params={"max": MAX_PASTE_CHARACTERS})
+            raise RegistryError("Nội dung dán vào quá dài.", code="text_too_long", params={"max_length": MAX_PASTE_CHARACTERS})
         content = values["pem"].encode("utf-8")
     return content, values
 
@@ -64,13 +64,12 @@ class VerifyPage(Controller):
             result = await service.verify(content, at=moment)
         except TooManyRequests as error:
             response = await render(request, "trust/verify.html", status_code=429, values=values, result=None,
-                                    error=error.detail, specimens=[], status_labels=STATUS_LABELS)
+                                    error=_error_text(error), specimens=[], status_labels=STATUS_LABELS)
             response.headers["Retry-After"] = str(error.retry_after)
             return response
         except RegistryError as error:
-            detail = error.detail if error.code in ("not_a_certificate",) or error.detail[:1].isupper() else _error_text(error)
             return await render(request, "trust/verify.html", status_code=error.status_code, values=values, result=None,
-                                error=detail, specimens=[], status_labels=STATUS_LABELS)
+                                error=_error_text(error), specimens=[], status_labels=STATUS_LABELS)
         specimens = await published_specimens(result.certificate.fingerprint)
         return await render(request, "trust/verify.html", values=values, result=result, error=None,
                             specimens=specimens, status_labels=STATUS_LABELS)
@@ -112,7 +111,7 @@ class TrustAdminPage(Controller):
             item, created = await service.add_to_store(principal, await upload.read(), kind)
         except RegistryError as error:
             return await self._page(request, principal, status_code=error.status_code, values=values,
-                                    error=error.detail if error.detail[:1].isupper() else _error_text(error))
+                                    error=_error_text(error))
         notice = (f"Đã thêm {service.KIND_LABELS[kind].lower()}: {item.subject}." if created
                   else f"{service.KIND_LABELS[kind]} này đã có trong kho; không có gì thay đổi.")
         return await self._page(request, principal, status_code=201 if created else 200, notice=notice, values=values)

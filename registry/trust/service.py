@@ -841,6 +841,7 @@ class NotVerified(Invalid):
             f"Chứng thư số không qua kiểm tra ({STATUS_LABELS[verdict.status].lower()}): {verdict.detail} "
             "Chỉ quản trị hệ thống mới được nhập khi đã ghi rõ lý do (override).",
             fields={"file": verdict.detail},
+            params={"status": STATUS_LABELS[verdict.status].lower(), "detail": verdict.detail},
             extra={"verification": {"status": verdict.status, "detail": verdict.detail,
                                     "fingerprint": verdict.certificate.fingerprint}},
         )
