@@ -63,7 +63,7 @@ class TrustController(Controller):
         """A CRL, PEM or DER: signed by a CA of the store, not past its nextUpdate, not older than the current one."""
         return await self._add(principal, request, "crl")
 
-    @get("/", guards=[may("trust.read")], responses=problems(401, 403))
+    @get("/", guards=[may("trust.read")], responses=problems(401, 403, 422))
     async def store(self, principal: CurrentPrincipal,
                     history: Annotated[bool, QueryParameter(description="include superseded CRLs")] = False) -> TrustStoreOut:
         """The store: anchors, intermediates and current CRLs with validity, use and staleness, and the CRL
