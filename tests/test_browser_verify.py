@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import Name, NameAttribute
 from cryptography.x509.oid import NameOID
 
-from registry.certs import devca
+from registry.devca.ca import load_or_create
 from tests.live_server import LiveServer, clean_env
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, browser_unavailable
 
@@ -46,7 +46,7 @@ def server(playwright_api, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 async def test_a_visitor_uploads_a_certificate_and_reads_the_verdict(browser, server: LiveServer, tmp_path) -> None:
     # A certificate from the demo's test CA, which the demo's trust store holds with its CRL.
-    ca = devca.load_or_create(server.cwd / "var")
+    ca = load_or_create(server.cwd / "var", server.url)
     issued = ca.issue(Name([NameAttribute(NameOID.COUNTRY_NAME, "VN"), NameAttribute(NameOID.COMMON_NAME, "Lê Thị Kiểm Tra")]),
                       not_before=datetime.now(UTC) - timedelta(days=2), days=365)
     certificate = tmp_path / "le-thi-kiem-tra.cer"
