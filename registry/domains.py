@@ -119,6 +119,7 @@ def standard_domains() -> list[Domain]:
     from registry.certs.plugin import DOMAIN as certs
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people
+    from registry.specimens.plugin import DOMAIN as specimens
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow]
+    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow, specimens]

@@ -71,6 +71,9 @@ POLICY: dict[str, Rule] = {
     # The shared inbox: whoever decides something there (heads decide requests; DoIT reviews what
     # agencies submit for publication).
     "inbox.read": Rule((DECIDER_ROLE, OPERATOR_ROLE)),
+    # Specimens and mailboxes: agencies' clerks (and DoIT) submit, DoIT publishes, rejects, withdraws.
+    "specimen.submit": Rule(("clerk", OPERATOR_ROLE)),
+    "specimen.publish": Rule((OPERATOR_ROLE,)),
 }
 
 
