@@ -251,3 +251,46 @@ async def test_mailboxes_are_submitted_published_and_withdrawn_with_history(clie
     proposed = await service.propose_mailbox(operator, WARD, "honggai@quangninh.gov.vn", source="account_request")
     assert proposed["state"] == "submitted" and proposed["source"] == "account_request"
     assert await Mailbox.count() == 2
+
+
+async def test_pages_submit_with_errors_beside_fields_and_review(client, province, ca) -> None:
+    fingerprint = await org_fingerprint(ca, province)
+    csrf = await sign_in(client, "city_clerk")
+    form = await client.get("/specimens/new?kind=org")
+    assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text and fingerprint in form.text
+    # A GIF named .png and a name with markup: the same page, the errors beside the fields, the input kept.
+    bad = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "leader", "agency_code": CITY,
+                                                    "certificate": fingerprint, "full_name": "<script>x</script>",
+                                                    "position": "Chủ tịch"},
+                            files={"image": ("mau.png", gif_named_png(), "image/png")})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert 'id="f-image-error"' in bad.text and 'id="f-full_name-error"' in bad.text
+    assert "Chỉ nhận ảnh PNG hoặc JPEG" in bad.text and 'value="Chủ tịch"' in bad.text
+    assert "<script>x</script>" not in bad.text and "&lt;script&gt;x&lt;/script&gt;" in bad.text
+    huge = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
+                             files={"image": ("big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 1024 * 1024), "image/png")})
+    assert huge.status_code == 413 and "Ảnh lớn hơn 2 MB" in huge.text
+    assert await Specimen.count() == 0
+    good = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
+                             files={"image": ("mau.png", seal_png(), "image/png")})
+    assert good.status_code == 303
+    detail = await client.get(good.headers["location"])
+    assert "Đã gửi mẫu" in detail.text and "Chờ công bố" in detail.text
+    specimen_id = int(good.headers["location"].split("/")[2].split("?")[0])
+    # Not yet public: the image is for staff only.
+    assert (await client.get(f"/specimens/{specimen_id}/image.png")).status_code == 200
+    client.cookies.clear()
+    assert (await client.get(f"/specimens/{specimen_id}/image.png")).status_code == 404
+    # DoIT's review list publishes it.
+    csrf = await sign_in(client, "operator")
+    review = await client.get("/specimens")
+    assert f"/specimens/{specimen_id}/publish" in review.text
+    published = await client.post(f"/specimens/{specimen_id}/publish", data={"_csrf": csrf, "back": "list"})
+    assert published.status_code == 303
+    twice = await client.post(f"/specimens/{specimen_id}/publish", data={"_csrf": csrf})
+    assert twice.status_code == 409 and "text/html" in twice.headers["content-type"]
+    client.cookies.clear()
+    image = await client.get(f"/specimens/{specimen_id}/image.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.headers["etag"]
+    again = await client.get(f"/specimens/{specimen_id}/image.png", headers={"If-None-Match": image.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
