@@ -119,7 +119,8 @@ def standard_domains() -> list[Domain]:
     from registry.certs.plugin import DOMAIN as certs
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people
+    from registry.publish.plugin import DOMAIN as publish
     from registry.specimens.plugin import DOMAIN as specimens
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow, specimens]
+    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow, specimens, publish]

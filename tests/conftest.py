@@ -76,6 +76,10 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     # No pool may outlive a test (`client` closes the app's on shutdown; this closes one a test opened).
     await db.close_pool(db.current_engine())
     await templates.restore("province" if "province" in names else "empty")
+    # The public portal's caches must not outlive the database they were filled from.
+    from registry.specimens.service import forget_publication_version
+
+    forget_publication_version()
 
 
 @pytest.fixture

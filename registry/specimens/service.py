@@ -26,6 +26,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -187,7 +188,18 @@ MAILBOX_FLOW = engine.Flow(
 # How long a worker trusts the version it last read before asking the database again: publication
 # changes made by another worker show within this many seconds; this worker's own show at once.
 VERSION_TTL_SECONDS = 1.0
-_version_cache: dict[str, Any] = {"version": None, "changed_at": None, "checked": 0.0}
+
+
+@dataclass(frozen=True)
+class PublicationVersion:
+    number: int
+    changed_at: datetime
+    # Identifies this state for this process's caches: the number, when it changed (two databases, or a
+    # database restored from a copy, may share a number) and how often this process was told to forget.
+    key: str
+
+
+_version_cache: dict[str, Any] = {"current": None, "checked": 0.0, "generation": 0}
 _EPOCH = datetime(2020, 1, 1, tzinfo=VIETNAM)
 
 
@@ -199,24 +211,28 @@ async def bump_publication() -> None:
     ).where(PublicationState.id == 1).returning(PublicationState.id)
     if not changed:
         await PublicationState.insert(PublicationState(id=1, version=1, changed_at=moment))
-    _version_cache["checked"] = 0.0
+    forget_publication_version()
 
 
 def forget_publication_version() -> None:
-    """Read the version again at the next request (after a change committed, or in tests)."""
+    """Read the version again at the next request, and let caches start afresh (after a change this
+    process made, or a database restored under it)."""
     _version_cache["checked"] = 0.0
+    _version_cache["generation"] += 1
 
 
-async def publication_version() -> tuple[int, datetime]:
-    """(version, when it last changed), read from the database at most once per VERSION_TTL_SECONDS."""
+async def publication_version() -> PublicationVersion:
+    """The publication version, read from the database at most once per VERSION_TTL_SECONDS."""
     clock = time.monotonic()
-    if _version_cache["version"] is not None and clock - _version_cache["checked"] < VERSION_TTL_SECONDS:
-        return _version_cache["version"], _version_cache["changed_at"]
+    current = _version_cache["current"]
+    if current is not None and clock - _version_cache["checked"] < VERSION_TTL_SECONDS:
+        return current
     row = await PublicationState.select(PublicationState.version, PublicationState.changed_at).where(
         PublicationState.id == 1).first()
-    version, changed_at = (row["version"], to_vietnam(row["changed_at"])) if row else (0, _EPOCH)
-    _version_cache.update(version=version, changed_at=changed_at, checked=clock)
-    return version, changed_at
+    number, changed_at = (row["version"], to_vietnam(row["changed_at"])) if row else (0, _EPOCH)
+    current = PublicationVersion(number, changed_at, f"{number}-{changed_at.timestamp()}-{_version_cache['generation']}")
+    _version_cache.update(current=current, checked=clock)
+    return current
 
 
 # --- submitting ------------------------------------------------------------------------------------
@@ -580,14 +596,29 @@ async def public_image(specimen_id: int) -> dict[str, Any] | None:
         (Specimen.id == specimen_id) & Specimen.published_at.is_not_null()).first()
 
 
-async def search_entries() -> list[dict[str, Any]]:
-    """What the portal's search finds besides agencies: leaders on published specimens, and the
-    certificates of published specimens (by serial or fingerprint)."""
-    return await Specimen.select(
-        Specimen.kind, Specimen.full_name, Specimen.position, Specimen.search_key,
-        Specimen.agency.code.as_alias("agency_code"), Specimen.certificate.fingerprint.as_alias("fingerprint"),
+async def search_published(words: list[str], hex_query: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    """Published specimens whose leader (name, position) or agency name holds every folded word, or
+    whose certificate's fingerprint starts with, or serial equals, `hex_query`."""
+    by_words = None
+    for word in words:
+        condition = Specimen.search_key.like(f"%{word}%")
+        by_words = condition if by_words is None else by_words & condition
+    by_certificate = None
+    if hex_query:
+        serial = hex_query.lstrip("0") or "0"
+        by_certificate = Specimen.certificate.fingerprint.like(f"{hex_query}%") | (Specimen.certificate.serial == serial)
+    condition = by_words if by_certificate is None else (by_certificate if by_words is None else by_words | by_certificate)
+    if condition is None:
+        return []
+    rows = await Specimen.select(
+        Specimen.kind, Specimen.full_name, Specimen.agency.code.as_alias("agency_code"),
+        Specimen.agency.name.as_alias("agency_name"), Specimen.certificate.fingerprint.as_alias("fingerprint"),
         Specimen.certificate.serial.as_alias("serial"),
-    ).where(Specimen.state == "published")
+    ).where((Specimen.state == "published") & condition).order_by(Specimen.search_key).limit(limit)
+    for row in rows:
+        row["by_certificate"] = bool(hex_query) and (
+            row["fingerprint"].startswith(hex_query or "") or row["serial"] == (hex_query or "").lstrip("0"))
+    return rows
 
 
 async def publication_changes(limit: int = 50) -> list[dict[str, Any]]:
