@@ -285,9 +285,6 @@ def check_certificate(kind: str, certificate: Mapping[str, Any] | None, agency: 
             "superseded": "Chứng thư số đã được thay thế bằng chứng thư mới.",
         }[status]
         errors.add("certificate", reason, f"certificate_{status}")
-        return
-    if to_vietnam(certificate["not_before"]) > now():
-        errors.add("certificate", "Chứng thư số chưa đến ngày có hiệu lực.", "certificate_not_yet_valid")
 
 
 async def submit_specimen(actor: Principal, data: Mapping[str, Any], image: bytes | None) -> dict[str, Any]:
