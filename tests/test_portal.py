@@ -203,3 +203,20 @@ async def test_staff_see_their_links_and_never_a_cached_public_page(client, prov
     assert staff.headers["cache-control"] == "no-store" and "etag" not in staff.headers
     client.cookies.clear()
     assert "Dành cho cán bộ" not in (await client.get(f"/agencies/{CITY}")).text
+
+
+async def test_the_fast_path_answers_only_exact_repeats_with_every_header(client, province, ca) -> None:
+    await publish_city(client, province, ca)
+    first = await client.get(f"/agencies/{CITY}")
+    repeat = await client.get(f"/agencies/{CITY}")
+    assert repeat.content == first.content and repeat.headers["etag"] == first.headers["etag"]
+    for header in ("content-security-policy", "x-content-type-options", "x-frame-options", "x-request-id"):
+        assert repeat.headers[header], header
+    assert repeat.headers["x-request-id"] != first.headers["x-request-id"]
+    assert repeat.headers["content-type"] == "text/html; charset=utf-8"
+    # A query that the checks refuse is refused, even when a similar one was answered before.
+    assert (await client.get("/", params={"q": "ha long"})).status_code == 200
+    assert (await client.get("/", params={"q": "ha\x01long"})).status_code == 422
+    # A bearer token or a session always goes to the application.
+    with_token = await client.get(f"/agencies/{CITY}", headers=province.auth("city_clerk"))
+    assert "Dành cho cán bộ" in with_token.text

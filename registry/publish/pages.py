@@ -29,8 +29,12 @@ HTML = "text/html; charset=utf-8"
 
 
 def _conditional(request: Request, answer: service.Cached) -> Response:
+    """The cached answer, or 304 when the client's copy is current; remembered for the fast path when the
+    visitor is anonymous (staff never reach here with their session: they get their own page)."""
+    if current_principal(request) is None and "authorization" not in request.headers:
+        service.remember_exact(request.scope["path"], request.scope.get("query_string", b""), answer)
     headers = {"ETag": answer.etag, "Last-Modified": answer.last_modified, "Cache-Control": PUBLIC_CACHE_CONTROL,
-               "Vary": "Cookie"}
+               "Vary": "Cookie", **dict(answer.extra_headers)}
     if service.not_modified(request.headers, answer):
         return Response(b"", status_code=304, headers=headers)
     return Response(answer.body, media_type=answer.media_type, headers=headers)
@@ -129,12 +133,10 @@ async def certificate_download(request: Request, fingerprint: FromPath[str]) -> 
         certificate = await service.public_certificate(fingerprint)
         body = service.pem_of(certificate["der"]) if fmt == "pem" else certificate["der"]
         media_type = "application/x-pem-file" if fmt == "pem" else "application/pkix-cert"
-        return service.make_cached(body, version, media_type)
+        disposition = f'attachment; filename="{certificate["fingerprint"][:16]}.{"pem" if fmt == "pem" else "cer"}"'
+        return service.make_cached(body, version, media_type, (("Content-Disposition", disposition),))
 
-    answer = await service.cached(("download", fingerprint.lower(), fmt), produce)
-    response = _conditional(request, answer)
-    response.headers["Content-Disposition"] = f'attachment; filename="{fingerprint.lower()[:16]}.{"pem" if fmt == "pem" else "cer"}"'
-    return response
+    return _conditional(request, await service.cached(("download", fingerprint.lower(), fmt), produce))
 
 
 @get("/feed.atom", include_in_schema=False)

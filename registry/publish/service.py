@@ -39,6 +39,7 @@ class Cached:
     etag: str
     last_modified: str  # an HTTP date
     media_type: str
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
 
 class PortalCache:
@@ -76,9 +77,10 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
-def make_cached(body: bytes, version: specimens.PublicationVersion, media_type: str) -> Cached:
+def make_cached(body: bytes, version: specimens.PublicationVersion, media_type: str,
+                extra_headers: tuple[tuple[str, str], ...] = ()) -> Cached:
     return Cached(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-                  last_modified=http_date(version.changed_at), media_type=media_type)
+                  last_modified=http_date(version.changed_at), media_type=media_type, extra_headers=extra_headers)
 
 
 async def cached(key: Any, produce: Callable[[specimens.PublicationVersion], Awaitable[Cached]]) -> Cached:
@@ -88,6 +90,17 @@ async def cached(key: Any, produce: Callable[[specimens.PublicationVersion], Awa
     if found is None:
         found = CACHE.put(key, await produce(version))
     return found
+
+
+def remember_exact(path: str, query_string: bytes, answer: Cached) -> None:
+    """Serve later requests for exactly this path and query from the fast path (`PublicFastPath`):
+    only answers that the full application produced for an anonymous visitor come here."""
+    CACHE.put(("exact", path, query_string), answer)
+
+
+async def lookup_exact(path: str, query_string: bytes) -> Cached | None:
+    await CACHE.version()
+    return CACHE.get(("exact", path, query_string))
 
 
 def not_modified(headers: Any, answer: Cached) -> bool:
