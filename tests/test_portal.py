@@ -220,3 +220,25 @@ async def test_the_fast_path_answers_only_exact_repeats_with_every_header(client
     # A bearer token or a session always goes to the application.
     with_token = await client.get(f"/agencies/{CITY}", headers=province.auth("city_clerk"))
     assert "Dành cho cán bộ" in with_token.text
+
+
+async def test_many_asking_at_once_build_a_page_once(client, province, ca, monkeypatch) -> None:
+    import asyncio
+
+    from registry.publish import service
+
+    await publish_city(client, province, ca)
+    calls = []
+    real = service.public_agency
+
+    async def counted(code, at=None):
+        calls.append(code)
+        await asyncio.sleep(0.05)  # long enough for the others to arrive while it is built
+        return await real(code, at)
+
+    monkeypatch.setattr(service, "public_agency", counted)
+    answers = await asyncio.gather(*(client.get(f"/agencies/{CITY}") for _ in range(8)))
+    assert {a.status_code for a in answers} == {200} and len({a.content for a in answers}) == 1
+    assert calls == [CITY]
+    missing = await asyncio.gather(*(client.get("/agencies/999.99.99.Z99") for _ in range(3)))
+    assert {a.status_code for a in missing} == {404}

@@ -294,3 +294,7 @@ async def test_pages_submit_with_errors_beside_fields_and_review(client, provinc
     assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.headers["etag"]
     again = await client.get(f"/specimens/{specimen_id}/image.png", headers={"If-None-Match": image.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+    since = await client.get(f"/specimens/{specimen_id}/image.png", headers={"If-Modified-Since": image.headers["last-modified"]})
+    assert since.status_code == 304
+    stale = await client.get(f"/specimens/{specimen_id}/image.png", headers={"If-None-Match": '"other"'})
+    assert stale.status_code == 200 and stale.content == image.content

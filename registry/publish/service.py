@@ -13,6 +13,7 @@ never a person's ID number, birth date or phone, never a draft, a rejected or un
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from registry.agencies import service as agencies
-from registry.errors import Invalid, NotFound
+from registry.errors import Invalid, NotFound, RegistryError
 from registry.specimens import service as specimens
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, parse_moment, to_vietnam
@@ -83,13 +84,44 @@ def make_cached(body: bytes, version: specimens.PublicationVersion, media_type: 
                   last_modified=http_date(version.changed_at), media_type=media_type, extra_headers=extra_headers)
 
 
+_producing: dict[Any, asyncio.Future] = {}
+
+
 async def cached(key: Any, produce: Callable[[specimens.PublicationVersion], Awaitable[Cached]]) -> Cached:
-    """The answer under `key` for the current publication version, produced once."""
-    version = await CACHE.version()
-    found = CACHE.get(key)
-    if found is None:
-        found = CACHE.put(key, await produce(version))
-    return found
+    """The answer under `key` for the current publication version, produced once: requests arriving while
+    it is being produced wait for that one instead of each producing it again (a page of a large province
+    asked by many at once is built once)."""
+    while True:
+        version = await CACHE.version()
+        found = CACHE.get(key)
+        if found is not None:
+            return found
+        flight = (version.key, key)
+        pending = _producing.get(flight)
+        if pending is None:
+            break
+        produced = await asyncio.shield(pending)
+        if produced is not None:
+            return produced
+        # The producer was cancelled (its client went away): try again.
+    future: asyncio.Future = asyncio.get_running_loop().create_future()
+    _producing[flight] = future
+    try:
+        answer = await produce(version)
+    except RegistryError as error:
+        # Waiters get the same answer (a 404 for an unknown agency, say).
+        future.set_exception(error)
+        future.exception()
+        raise
+    except BaseException:
+        future.set_result(None)
+        raise
+    finally:
+        _producing.pop(flight, None)
+    future.set_result(answer)
+    if CACHE.key == version.key:
+        CACHE.put(key, answer)
+    return answer
 
 
 def remember_exact(path: str, query_string: bytes, answer: Cached) -> None:

@@ -4,6 +4,8 @@ reject, one record with its image, history and actions. The public portal is els
 
 from __future__ import annotations
 
+from datetime import UTC
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -41,6 +43,13 @@ async def _agency_choices(principal: Principal) -> list[dict[str, Any]]:
 async def _certificate_choices(principal: Principal) -> list[dict[str, Any]]:
     """Active organisation and personal certificates within the submitter's reach."""
     return await certs.list_certificates(principal, status="active", limit=500)
+
+
+def _not_after(last_modified: str, since: str) -> bool:
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
 
 
 class SpecimenPages(Controller):
@@ -104,8 +113,12 @@ class SpecimenPages(Controller):
             raise NotFound(f"no specimen {specimen_id}")
         etag = f'"{row["image_png_sha256"]}"'
         if row["published_at"] is not None:
-            headers = {"ETag": etag, "Cache-Control": PUBLIC_IMAGE_CACHE}
-            if etag in request.headers.get("if-none-match", ""):
+            published = row["published_at"]
+            last_modified = format_datetime(published.astimezone(UTC).replace(microsecond=0), usegmt=True)
+            headers = {"ETag": etag, "Last-Modified": last_modified, "Cache-Control": PUBLIC_IMAGE_CACHE}
+            tags = request.headers.get("if-none-match")
+            since = request.headers.get("if-modified-since")
+            if (tags is not None and etag in tags) or (tags is None and since and _not_after(last_modified, since)):
                 return Response(b"", status_code=304, headers=headers)
             return Response(bytes(row["image_png"]), media_type="image/png", headers=headers)
         principal = current_principal(request)
