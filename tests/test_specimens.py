@@ -270,6 +270,9 @@ async def test_pages_submit_with_errors_beside_fields_and_review(client, provinc
     huge = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
                              files={"image": ("big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 1024 * 1024), "image/png")})
     assert huge.status_code == 413 and "Ảnh lớn hơn 2 MB" in huge.text
+    huger = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
+                              files={"image": ("big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (20 * 1024 * 1024), "image/png")})
+    assert huger.status_code == 413 and huger.headers["content-type"].startswith("text/html")
     assert await Specimen.count() == 0
     good = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
                              files={"image": ("mau.png", seal_png(), "image/png")})
@@ -298,3 +301,28 @@ async def test_pages_submit_with_errors_beside_fields_and_review(client, provinc
     assert since.status_code == 304
     stale = await client.get(f"/specimens/{specimen_id}/image.png", headers={"If-None-Match": '"other"'})
     assert stale.status_code == 200 and stale.content == image.content
+
+
+async def test_the_shared_inbox_publishes_specimens_and_mailboxes_as_their_own_actions_do(client, province, ca) -> None:
+    fingerprint = await org_fingerprint(ca, province)
+    first = await published_specimen(client, province, specimen_form("org", CITY, fingerprint), seal_png())
+    second = (await submit(client, province, "city_clerk", specimen_form("org", CITY, fingerprint), seal_png(size=150))).json()
+    mailbox = (await client.post("/api/v1/mailboxes", json={"agency_code": CITY, "address": "hopthu@halong.gov.vn"},
+                                 headers=province.auth("city_clerk"))).json()
+    await sign_in(client, "operator")
+    inbox_page = await client.get("/inbox")
+    assert second["summary"] in inbox_page.text and "hopthu@halong.gov.vn" in inbox_page.text
+    client.cookies.clear()
+    decided = await client.post("/api/v1/inbox/decisions", headers=province.auth("operator"), json={
+        "approve": [{"domain": "specimen", "id": second["id"]}, {"domain": "mailbox", "id": mailbox["id"]}]})
+    assert decided.status_code == 200, decided.text
+    now_second = (await client.get(f"/api/v1/specimens/{second['id']}", headers=province.auth("operator"))).json()
+    now_first = (await client.get(f"/api/v1/specimens/{first['id']}", headers=province.auth("operator"))).json()
+    assert now_second["state"] == "published" and now_second["published_at"]
+    assert now_first["state"] == "superseded" and now_first["ended_at"]
+    public = (await client.get(f"/api/v1/public/agencies/{CITY}")).json()
+    assert [s["id"] for s in public["specimens"]] == [second["id"]]
+    assert [m["address"] for m in public["mailboxes"]] == ["hopthu@halong.gov.vn"]
+    # Heads decide certificate requests, not publications: nothing of this reaches their inbox.
+    head_inbox = await client.get("/api/v1/inbox", headers=province.auth("city_head"))
+    assert all(item["domain"] not in ("specimen", "mailbox") for item in head_inbox.json())

@@ -13,7 +13,12 @@ LAPSE_CHECK_SECONDS = 600
 _tasks: list[asyncio.Task] = []
 
 
+# The first check waits a little: a starting server has better things to do.
+FIRST_CHECK_SECONDS = 30
+
+
 async def _check_lapsed_forever() -> None:
+    await asyncio.sleep(FIRST_CHECK_SECONDS)
     while True:
         try:
             count = await withdraw_lapsed()

@@ -400,27 +400,27 @@ async def agency_renamed(agency_id: int, *, actor: Principal | None = None) -> i
 
 
 async def withdraw_lapsed() -> int:
-    """Withdraw published specimens whose certificate has expired, been revoked or been replaced since
-    (however that was recorded). Run periodically, and idempotent."""
-    moment = now()
-    lapsed_condition = (
-        (Specimen.certificate.not_after < moment)
-        | (Specimen.certificate.revoked_at.is_not_null() & (Specimen.certificate.revoked_at <= moment))
-    )
+    """Withdraw published specimens whose certificate has expired or been revoked since (however that was
+    recorded). Run periodically, and idempotent; takes the write lock only when there is something to do."""
+
+    def lapsed() -> Any:
+        moment = now()
+        return _published_specimens().where(
+            (Specimen.certificate.not_after < moment)
+            | (Specimen.certificate.revoked_at.is_not_null() & (Specimen.certificate.revoked_at <= moment))
+        ).columns(Specimen.certificate.not_after.as_alias("certificate_not_after"),
+                  Specimen.certificate.revoked_at.as_alias("certificate_revoked_at"))
+
+    if not await lapsed().limit(1):
+        return 0
+    count = 0
     async with db.transaction():
-        rows = await _published_specimens().where(lapsed_condition).columns(
-            Specimen.certificate.not_after.as_alias("certificate_not_after"),
-            Specimen.certificate.revoked_at.as_alias("certificate_revoked_at"),
-        )
-        expired = [r for r in rows if r["certificate_revoked_at"] is None]
-        revoked = [r for r in rows if r["certificate_revoked_at"] is not None]
-        count = 0
-        for row in revoked:
-            count += await _withdraw_automatically(
-                [row], f"Chứng thư số bị thu hồi từ {to_vietnam(row['certificate_revoked_at']):%d/%m/%Y}")
-        for row in expired:
-            count += await _withdraw_automatically(
-                [row], f"Chứng thư số hết hạn ngày {to_vietnam(row['certificate_not_after']):%d/%m/%Y}")
+        for row in await lapsed():
+            if row["certificate_revoked_at"] is not None:
+                reason = f"Chứng thư số bị thu hồi từ {to_vietnam(row['certificate_revoked_at']):%d/%m/%Y}"
+            else:
+                reason = f"Chứng thư số hết hạn ngày {to_vietnam(row['certificate_not_after']):%d/%m/%Y}"
+            count += await _withdraw_automatically([row], reason)
     forget_publication_version()
     return count
 
