@@ -68,6 +68,28 @@ FIELD_LABELS: dict[str, str] = {
     "mailbox": "Hộp thư trao đổi văn bản",
     "ca_batch": "Danh sách gửi CA",
     "dispatch_no": "Số công văn",
+    # Fields that refused input names (forms, uploads, lists).
+    "file": "Tệp",
+    "body": "Dữ liệu gửi lên",
+    "person_id": "Người",
+    "request_ids": "Các yêu cầu",
+    "dispatched_on": "Ngày gửi",
+    "expiring": "Sắp hết hạn",
+    "expiring_within": "Sắp hết hạn trong",
+    "status": "Tình trạng",
+    "limit": "Số dòng",
+    "format": "Định dạng",
+    "password": "Mật khẩu",
+    "current_password": "Mật khẩu hiện tại",
+    "new_password": "Mật khẩu mới",
+    "confirm_password": "Nhập lại mật khẩu mới",
+    "since": "Từ",
+    "until": "Đến",
+    "approve": "Phê duyệt",
+    "reject": "Từ chối",
+    "domain": "Loại yêu cầu",
+    "expires_days": "Số ngày hiệu lực",
+    "new_id": "Chứng thư số mới",
 }
 
 # Actions written by code outside the workflow engine (the engine's are named from its flows).

@@ -71,7 +71,8 @@ async def test_leaders_and_their_certificates(client, province, ca) -> None:
     # The same certificate for someone else's name: refused, in Vietnamese, naming the field.
     other = await submit(client, province, "city_clerk", {**data, "full_name": "Trần Văn Khác"}, signature_png())
     assert other.status_code == 422 and other.json()["code"] == "certificate_of_another_person"
-    assert "không phải Trần Văn Khác" in other.json()["errors"][0]["message"]
+    error = other.json()["errors"][0]
+    assert error["field"] == "certificate" and error["message"] == f"issued to {LEADER}, not to Trần Văn Khác"
     # An organisation certificate cannot be a leader's, nor a personal one an organisation's.
     org = await org_fingerprint(ca, province)
     wrong = await submit(client, province, "city_clerk", {**data, "certificate": org}, signature_png())
@@ -141,7 +142,7 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_stored(client, pro
     # Another agency's certificate; an unknown one; an agency outside the clerk's reach.
     other = await submit(client, province, "city_clerk", specimen_form("org", CITY, finance), seal_png())
     assert other.status_code == 422 and other.json()["code"] == "certificate_of_another_agency"
-    assert "cơ quan, đơn vị khác" in other.json()["errors"][0]["message"]
+    assert other.json()["errors"][0]["field"] == "certificate"
     unknown = await submit(client, province, "city_clerk", specimen_form("org", CITY, "ab" * 32), seal_png())
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "certificate"
     outside = await submit(client, province, "city_clerk", specimen_form("org", FINANCE, finance), seal_png())
@@ -154,7 +155,7 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_stored(client, pro
 async def test_an_invalid_certificate_is_refused_with_the_reason(client, province, ca) -> None:
     expired = await add_certificate(ca, province, None, CITY, days_left=-5, name="Cơ quan hết hạn")
     response = await submit(client, province, "city_clerk", specimen_form("org", CITY, expired), seal_png())
-    assert response.status_code == 422 and response.json()["errors"][0]["message"] == "Chứng thư số đã hết hạn."
+    assert response.status_code == 422 and response.json()["code"] == "certificate_expired"
     revoked = await org_fingerprint(ca, province)
     row = await certs.find_by_fingerprint(revoked)
     await certs.record_revocation(SYSTEM, row["id"], revoked_at="2026-01-02T00:00:00+07:00", reason="key_compromise")
@@ -266,6 +267,7 @@ async def test_pages_submit_with_errors_beside_fields_and_review(client, provinc
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
     assert 'id="f-image-error"' in bad.text and 'id="f-full_name-error"' in bad.text
     assert "Chỉ nhận ảnh PNG hoặc JPEG" in bad.text and 'value="Chủ tịch"' in bad.text
+    assert "Không được chứa các ký tự đánh dấu" in bad.text and "not a PNG" not in bad.text
     assert "<script>x</script>" not in bad.text and "&lt;script&gt;x&lt;/script&gt;" in bad.text
     huge = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": fingerprint},
                              files={"image": ("big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 1024 * 1024), "image/png")})
@@ -326,3 +328,18 @@ async def test_the_shared_inbox_publishes_specimens_and_mailboxes_as_their_own_a
     # Heads decide certificate requests, not publications: nothing of this reaches their inbox.
     head_inbox = await client.get("/api/v1/inbox", headers=province.auth("city_head"))
     assert all(item["domain"] not in ("specimen", "mailbox") for item in head_inbox.json())
+
+
+async def test_a_wrong_certificate_is_explained_in_vietnamese_beside_the_field(client, province, ca) -> None:
+    leader = await leader_fingerprint(ca, province)
+    finance = await org_fingerprint(ca, province, FINANCE)
+    csrf = await sign_in(client, "city_clerk")
+    page = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "leader", "agency_code": CITY,
+                                                     "certificate": leader, "full_name": "Trần Văn Khác", "position": "Chủ tịch"},
+                             files={"image": ("ky.png", signature_png(), "image/png")})
+    assert page.status_code == 422 and 'id="f-certificate-error"' in page.text
+    assert f"Chứng thư số này cấp cho {LEADER}, không phải Trần Văn Khác." in page.text
+    other = await client.post("/specimens/new", data={"_csrf": csrf, "kind": "org", "agency_code": CITY, "certificate": finance},
+                              files={"image": ("dau.png", seal_png(), "image/png")})
+    assert "Chứng thư số này thuộc cơ quan, đơn vị khác." in other.text and "held by another agency" not in other.text
+    assert await Specimen.count() == 0

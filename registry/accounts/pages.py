@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.accounts import service
 from registry.agencies import service as agencies
 from registry.auth.permissions import may, scope_paths
@@ -24,7 +25,7 @@ from registry.workflow import engine
 
 FLOW = service.ACCOUNT_FLOW
 FORM_SKIP = {"_csrf"}
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 
 
 async def my_accounts_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
@@ -64,9 +65,7 @@ def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
-    from registry.i18n import vi
-
-    return {field: vi(text) for field, text in error.fields.items()} or {"": message_for(error)}
+    return messages.field_messages(error) or {"": message_for(error)}
 
 
 class AccountPages(Controller):

@@ -139,20 +139,21 @@ def _check(kind: str, system: str, data: Mapping[str, Any], errors: validation.F
     if kind == "cancel":
         reason = data.get("reason")
         if reason not in CANCEL_REASONS:
-            errors.add("reason", f"one of {', '.join(CANCEL_REASONS)}")
+            errors.add("reason", f"one of {', '.join(CANCEL_REASONS)}", field_code="choose_from_list")
         details["reason"] = reason if isinstance(reason, str) else ""
         if reason == "other" and not details.get("detail"):
-            errors.add("detail", "say why, when the reason is 'other'")
+            errors.add("detail", "say why, when the reason is 'other'", field_code="other_reason_detail")
     if kind == "change":
         changes = data.get("changes")
         if not isinstance(changes, Mapping) or not changes:
-            errors.add("changes", f"name the fields to change: {', '.join(CHANGE_FIELDS)}")
+            errors.add("changes", f"name the fields to change: {', '.join(CHANGE_FIELDS)}", field_code="changes_required")
         else:
             cleaned = {}
             for name, value in changes.items():
                 key = f"changes.{name}"
                 if name not in CHANGE_FIELDS:
-                    errors.add(key, f"cannot be changed; allowed: {', '.join(CHANGE_FIELDS)}")
+                    errors.add(key, f"cannot be changed; allowed: {', '.join(CHANGE_FIELDS)}",
+                               field_code="field_not_changeable")
                 elif name == "email":
                     cleaned[name] = errors.check(key, value, validation.email)
                 else:
@@ -203,9 +204,9 @@ async def file_request(actor: Principal, data: Mapping[str, Any]) -> dict[str, A
     kind, system = data.get("kind"), data.get("system")
     errors = validation.FieldErrors()
     if kind not in KIND_LABELS:
-        errors.add("kind", f"one of {', '.join(KIND_LABELS)}")
+        errors.add("kind", f"one of {', '.join(KIND_LABELS)}", field_code="choose_from_list")
     if system not in SYSTEMS:
-        errors.add("system", f"one of {', '.join(SYSTEMS)}")
+        errors.add("system", f"one of {', '.join(SYSTEMS)}", field_code="choose_from_list")
     errors.raise_if_any("invalid account request")
     async with db.transaction():
         agency = await agencies.named_in_input(data.get("agency_code"))

@@ -88,10 +88,10 @@ async def get_row(code: str) -> dict[str, Any]:
 async def named_in_input(code: Any, field: str = "agency_code") -> dict[str, Any]:
     """The agency a request body names in `field`: a 422 naming the field when absent or unknown."""
     if not isinstance(code, str) or not code.strip():
-        raise Invalid(f"{field} is required", fields={field: "is required"})
+        raise Invalid(f"{field} is required", fields={field: "is required"}, field_codes={field: "required"})
     row = await find_row(code)
     if row is None:
-        raise Invalid(f"unknown agency {code}", fields={field: "no such agency"})
+        raise Invalid(f"unknown agency {code}", fields={field: "no such agency"}, field_codes={field: "no_such_agency"})
     return row
 
 
@@ -173,7 +173,8 @@ async def create_agency(actor: Principal, data: Mapping[str, Any]) -> dict[str, 
         if parent_code:
             parent = await find_row(parent_code)
             if parent is None:
-                raise Invalid(f"unknown parent agency {parent_code}", fields={"parent_code": "no such agency"})
+                raise Invalid(f"unknown parent agency {parent_code}", fields={"parent_code": "no such agency"},
+                              field_codes={"parent_code": "no_such_agency"})
             check_child_code(code, parent_parsed)
         authorize(actor, "agency.create", parent["path"] if parent else "")
         if await find_row(code.text) is not None:
@@ -196,6 +197,7 @@ async def update_agency(actor: Principal, code: str, changes: Mapping[str, Any])
         raise Invalid(
             f"these fields cannot be changed here: {', '.join(unknown)}",
             fields={name: "cannot be changed here" for name in unknown},
+            field_codes={name: "field_not_changeable" for name in unknown},
         )
     errors = validation.FieldErrors()
     cleaned = check_details(changes, errors, partial=True)
@@ -334,7 +336,8 @@ def _check_rows(records: list[tuple[int, dict[str, str]]], track: Callable) -> t
         if parent_code:
             row_errors.check("parent_code", parent_code, lambda v: parse_code(v, "parent_code"))
         if code is not None and code.text in parsed:
-            row_errors.add("code", f"duplicate of line {parsed[code.text].line}")
+            row_errors.add("code", f"duplicate of line {parsed[code.text].line}",
+                               field_code=("duplicate_line", {"line": parsed[code.text].line}))
         for name, message in row_errors.errors.items():
             errors.append(f"line {line} {name}: {message}")
         if not row_errors.errors and code is not None:

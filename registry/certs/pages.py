@@ -17,6 +17,7 @@ from registry.certs import parsing, requests, service
 from registry.certs.reasons import REASON_LABELS
 from registry.errors import Invalid
 from registry.http import AppSettings, CurrentPrincipal, may, read_upload, signed_in
+from registry.messages import field_messages, message_for
 from registry.web import render
 
 PAGE_LIMIT = 500
@@ -35,7 +36,7 @@ def _optional_id(value: Any, field: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise Invalid(f"{field} must be a number", fields={field: "must be a number"})
+        raise Invalid(f"{field} must be a number", fields={field: "must be a number"}, field_codes={field: "not_a_number"})
     return int(text)
 
 
@@ -44,7 +45,8 @@ def _expiring_days(value: str | None) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise Invalid("expiring must be 30, 60 or 90", fields={"expiring": "30, 60 or 90"})
+        raise Invalid("expiring must be 30, 60 or 90", fields={"expiring": "30, 60 or 90"},
+                      field_codes={"expiring": "choose_from_list"})
     return int(text)
 
 
@@ -104,8 +106,8 @@ class CertificatePages(Controller):
                 return Redirect(f"/certificates/{body['fingerprint']}?notice={notice}", status_code=303)
             results = await service.import_bundle(principal, content, **links)
         except Invalid as error:
-            return await render(request, "certs/import.html", status_code=422, form=values, error=error.detail,
-                                field_errors=error.fields or None, results=None)
+            return await render(request, "certs/import.html", status_code=422, form=values, error=message_for(error),
+                                field_errors=field_messages(error) or None, results=None)
         listed = [{**body, "created": created} for body, created in results]
         status_code = 201 if any(created for _body, created in results) else 200
         return await render(request, "certs/import.html", status_code=status_code, form={}, error=None,

@@ -211,31 +211,36 @@ async def resolve_links(
     if holder_person_id is not None:
         holder = await people.find_row(holder_person_id)
         if holder is None:
-            errors.add("holder_person_id", "no such person")
+            errors.add("holder_person_id", "no such person", field_code="no_such_person")
     if agency_code:
         agency = await agencies.find_row(agency_code)
         if agency is None:
-            errors.add("agency_code", "no such agency")
+            errors.add("agency_code", "no such agency", field_code="no_such_agency")
     if custodian_person_id is not None:
         custodian = await people.find_row(custodian_person_id)
         if custodian is None:
-            errors.add("custodian_person_id", "no such person")
+            errors.add("custodian_person_id", "no such person", field_code="no_such_person")
     errors.raise_if_any("cannot link the certificate")
 
     if holder is not None and agency is None:
         agency = await agencies.get_row(holder["agency_code"])
     if holder is not None and agency is not None and holder["agency"] != agency["id"]:
-        errors.add("holder_person_id", f"works at {holder['agency_code']}, not at {agency['code']}")
+        errors.add("holder_person_id", f"works at {holder['agency_code']}, not at {agency['code']}",
+                   field_code=("works_elsewhere", {"agency": holder["agency_code"]}))
     resolved = kind or ("ca" if is_ca else "personal" if holder else "org" if agency else guessed_kind)
     if resolved == "org" and holder is not None:
-        errors.add("holder_person_id", "an organisation certificate is held by its agency; name the clerk as custodian")
+        errors.add("holder_person_id", "an organisation certificate is held by its agency; name the clerk as custodian",
+                   field_code="org_certificate_holder")
     if custodian is not None:
         if resolved != "org":
-            errors.add("custodian_person_id", "only an organisation certificate has a custodian")
+            errors.add("custodian_person_id", "only an organisation certificate has a custodian",
+                       field_code="custodian_only_for_org")
         elif agency is None:
-            errors.add("custodian_person_id", "name the agency (agency_code) the custodian keeps it for")
+            errors.add("custodian_person_id", "name the agency (agency_code) the custodian keeps it for",
+                       field_code="custodian_needs_agency")
         elif custodian["agency"] != agency["id"]:
-            errors.add("custodian_person_id", f"works at {custodian['agency_code']}, not at {agency['code']}")
+            errors.add("custodian_person_id", f"works at {custodian['agency_code']}, not at {agency['code']}",
+                       field_code=("works_elsewhere", {"agency": custodian["agency_code"]}))
     errors.raise_if_any("cannot link the certificate")
     if agency is not None:
         authorize(actor, "certificate.import", agency["path"])
@@ -551,11 +556,11 @@ def _scope_condition(actor: Principal):
 def _check_list_filters(status: str | None, expiring_within_days: int | None, limit: int) -> None:
     errors = FieldErrors()
     if status and status not in STATUSES:
-        errors.add("status", f"one of {', '.join(STATUSES)}")
+        errors.add("status", f"one of {', '.join(STATUSES)}", field_code="choose_from_list")
     if expiring_within_days is not None and expiring_within_days not in EXPIRING_WINDOWS:
-        errors.add("expiring_within", "30, 60 or 90")
+        errors.add("expiring_within", "30, 60 or 90", field_code="choose_from_list")
     if not 1 <= limit <= MAX_LIST_LIMIT:
-        errors.add("limit", f"between 1 and {MAX_LIST_LIMIT}")
+        errors.add("limit", f"between 1 and {MAX_LIST_LIMIT}", field_code=("number_range", {"min": 1, "max": MAX_LIST_LIMIT}))
     errors.raise_if_any("invalid filter")
 
 
@@ -617,3 +622,10 @@ async def list_for_person(person_id: int) -> list[dict[str, Any]]:
         Certificate.not_after, ascending=False
     )
     return [certificate_json(row) for row in rows]
+
+
+async def revocations_issued_by(issuer: str) -> list[dict[str, Any]]:
+    """Every certificate of issuer `issuer` (RFC 4514, as stored) the registry knows revoked: serial (hex),
+    revoked_at and reason. What a CA that keeps its records here puts on its CRL."""
+    return await Certificate.select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason).where(
+        (Certificate.issuer == issuer) & Certificate.revoked_at.is_not_null()).order_by(Certificate.id)

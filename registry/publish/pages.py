@@ -127,7 +127,7 @@ async def certificate_download(request: Request, fingerprint: FromPath[str]) -> 
     """The certificate as PEM (`?format=pem`, the default) or DER (`?format=der`)."""
     fmt = _query(request, "format") or "pem"
     if fmt not in ("pem", "der"):
-        raise Invalid("format is pem or der", code="invalid_format", fields={"format": "pem hoặc der"})
+        raise Invalid("format is pem or der", code="invalid_format", fields={"format": "pem or der"})
 
     async def produce(version: Any) -> service.Cached:
         certificate = await service.public_certificate(fingerprint)

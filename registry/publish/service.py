@@ -164,7 +164,7 @@ def parse_at(text: str | None) -> datetime | None:
         return parse_moment(cleaned)
     except (ValueError, Invalid):
         raise Invalid("at: expected a date YYYY-MM-DD or an ISO 8601 moment between 1900 and 2199",
-                      code="invalid_moment", fields={"at": "Nhập ngày theo dạng năm-tháng-ngày"}) from None
+                      code="invalid_moment", fields={"at": "expected YYYY-MM-DD or ISO 8601"}) from None
 
 
 # --- agencies ---------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ async def public_agency(code: str, at: datetime | None = None) -> dict[str, Any]
         raise NotFound("no such agency", code="agency_not_found")
     row = await agencies.find_row(code.strip().upper())
     if row is None:
-        raise NotFound(f"no agency {code}", code="agency_not_found", params={"code": code})
+        raise NotFound(f"no agency {code}", code="agency_not_found", params={"agency_code": code})
     agency = await agencies.get_agency(row["code"])
     published = await specimens.published_for_agency(row["id"], at)
     children = await agencies.list_agencies(parent_code=row["code"], limit=1000)

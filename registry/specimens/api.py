@@ -21,7 +21,7 @@ async def read_specimen_form(request: Request) -> tuple[dict[str, Any], bytes | 
     """The multipart form's text fields and the image's bytes (None when absent)."""
     if request.content_type[0] != "multipart/form-data":
         raise Invalid("send multipart/form-data with the fields kind, agency_code, certificate, image",
-                      code="multipart_required", fields={"image": "Gửi biểu mẫu multipart/form-data."})
+                      code="multipart_required", fields={"image": "send multipart/form-data"})
     form = await request.form()
     data = {name: form.get(name) for name in SPECIMEN_FIELDS if isinstance(form.get(name), str)}
     upload = form.get("image")

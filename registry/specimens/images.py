@@ -36,20 +36,18 @@ class CheckedImage:
     warnings: tuple[str, ...]
 
 
-def _refuse(message: str, code: str) -> Invalid:
-    return Invalid(f"image: {message}", code=code, fields={"image": message})
+def _refuse(message: str, code: str, params: dict | None = None) -> Invalid:
+    return Invalid(f"image: {message}", code=code, fields={"image": message}, params=params)
 
 
 def check_image(content: bytes, kind: str) -> CheckedImage:
     """The image as the registry keeps it, or Invalid/TooLarge naming the field `image`."""
     if not content:
-        raise _refuse("Chưa chọn tệp ảnh.", "image_missing")
+        raise _refuse("is required", "image_missing")
     if len(content) > MAX_BYTES:
-        error = TooLarge("image: larger than 2 MB", code="image_too_large", fields={"image": "Ảnh lớn hơn 2 MB."})
-        raise error
+        raise TooLarge("image: larger than 2 MB", code="image_too_large", fields={"image": "larger than 2 MB"})
     if not (content.startswith(PNG_MAGIC) or content.startswith(JPEG_MAGIC)):
-        raise _refuse("Chỉ nhận ảnh PNG hoặc JPEG (tệp này không phải PNG hay JPEG, dù tên tệp có thể ghi vậy).",
-                      "image_format")
+        raise _refuse("not a PNG or JPEG image (whatever its name says)", "image_format")
     try:
         with warnings.catch_warnings():
             # A DecompressionBombWarning becomes an error: nothing that large is a signature.
@@ -58,17 +56,18 @@ def check_image(content: bytes, kind: str) -> CheckedImage:
             with Image.open(io.BytesIO(content), formats=list(FORMATS)) as probe:
                 width, height = probe.size
                 if width > MAX_SIDE or height > MAX_SIDE:
-                    raise _refuse(f"Ảnh {width}×{height} điểm ảnh, vượt quá {MAX_SIDE}×{MAX_SIDE}.", "image_too_big")
+                    raise _refuse(f"{width}×{height} pixels; at most {MAX_SIDE}×{MAX_SIDE}", "image_too_big",
+                                  {"width": width, "height": height})
                 if width * height > MAX_PIXELS:
-                    raise _refuse("Ảnh có quá nhiều điểm ảnh.", "image_bomb")
+                    raise _refuse("too many pixels", "image_bomb")
                 probe.load()
                 image = probe.copy()
     except Invalid:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse("Ảnh có quá nhiều điểm ảnh (nghi là ảnh bom giải nén).", "image_bomb") from None
+        raise _refuse("too many pixels (a decompression bomb?)", "image_bomb") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise _refuse("Tệp ảnh bị hỏng hoặc không đọc được (có thể bị cắt cụt).", "image_corrupt") from None
+        raise _refuse("damaged or truncated image", "image_corrupt") from None
     if image.mode not in ("RGBA", "RGB", "LA", "L"):
         image = image.convert("RGBA")
     # A fresh image: only the pixels travel, no metadata.

@@ -12,27 +12,27 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.agencies import service as agencies
 from registry.auth.permissions import may, scope_paths
 from registry.auth.principal import Principal
 from registry.certs import service as certs
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.http import CurrentPrincipal, current_principal, signed_in
-from registry.i18n import vi
 from registry.messages import message_for
 from registry.specimens import service
 from registry.specimens.tables import Specimen
 from registry.web import render
 from registry.workflow import engine
 
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 FLOWS = {"specimens": service.SPECIMEN_FLOW, "mailboxes": service.MAILBOX_FLOW}
 # A published image never changes: a week in any cache, revalidated by its ETag after that.
 PUBLIC_IMAGE_CACHE = "public, max-age=604800"
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
-    return {field: vi(text) for field, text in error.fields.items()} or {"": message_for(error)}
+    return messages.field_messages(error) or {"": message_for(error)}
 
 
 async def _agency_choices(principal: Principal) -> list[dict[str, Any]]:

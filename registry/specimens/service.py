@@ -37,7 +37,7 @@ from registry.auth.permissions import authorize
 from registry.auth.principal import Principal, system_principal
 from registry.certs import service as certs
 from registry.certs.tables import Certificate
-from registry.errors import Conflict, Invalid, NotFound
+from registry.errors import Conflict, Invalid
 from registry.notify import service as notify
 from registry.specimens import images
 from registry.specimens.tables import Mailbox, PublicationState, Specimen
@@ -241,7 +241,7 @@ async def publication_version() -> PublicationVersion:
 def _clean_name(value: Any, field: str, errors: validation.FieldErrors) -> str:
     cleaned = errors.check(field, value, lambda v: validation.text(v, max_length=200)) or ""
     if cleaned and _MARKUP.search(cleaned):
-        errors.add(field, "Không được chứa các ký tự < > { } \\ `.", "markup_in_name")
+        errors.add(field, "may not contain < > { } \\ or `", "markup_in_name")
         return ""
     return cleaned
 
@@ -259,32 +259,28 @@ def check_certificate(kind: str, certificate: Mapping[str, Any] | None, agency: 
     """The certificate must be known, of the right kind, belong to the agency (and, for a leader, to the
     person named), and be valid now (not revoked, superseded or expired)."""
     if certificate is None:
-        errors.add("certificate", "Không có chứng thư số với dấu vân tay này trong cơ sở dữ liệu.", "certificate_unknown")
+        errors.add("certificate", "unknown certificate", "certificate_unknown")
         return
     if kind == "org" and certificate["kind"] != "org":
-        errors.add("certificate", "Mẫu chữ ký của cơ quan phải dùng chứng thư số tổ chức, đây là chứng thư số cá nhân.",
-                   "certificate_wrong_kind")
+        errors.add("certificate", "an organisation specimen needs an organisation certificate", "certificate_wrong_kind")
         return
     if kind == "leader" and certificate["kind"] != "personal":
-        errors.add("certificate", "Mẫu chữ ký của lãnh đạo phải dùng chứng thư số cá nhân.", "certificate_wrong_kind")
+        errors.add("certificate", "a leader's specimen needs a personal certificate", "certificate_wrong_kind")
         return
     if certificate.get("agency") != agency["id"]:
-        errors.add("certificate", "Chứng thư số này thuộc cơ quan, đơn vị khác.", "certificate_of_another_agency")
+        errors.add("certificate", "held by another agency", "certificate_of_another_agency")
         return
     if kind == "leader" and full_name:
         owner = certificate.get("holder_name") or certificate.get("common_name") or ""
         if owner and fold(owner) != fold(full_name):
-            errors.add("certificate", f"Chứng thư số này cấp cho {owner}, không phải {full_name}.",
-                       "certificate_of_another_person")
+            errors.add("certificate", f"issued to {owner}, not to {full_name}", "certificate_of_another_person",
+                       field_code=("certificate_of_another_person", {"owner": owner, "full_name": full_name}))
             return
     status = certs.status_of(certificate)
     if status != "active":
-        reason = {
-            "revoked": "Chứng thư số đã bị thu hồi.",
-            "expired": "Chứng thư số đã hết hạn.",
-            "superseded": "Chứng thư số đã được thay thế bằng chứng thư mới.",
-        }[status]
-        errors.add("certificate", reason, f"certificate_{status}")
+        code = {"revoked": "certificate_revoked", "expired": "certificate_expired",
+                "superseded": "certificate_superseded"}[status]
+        errors.add("certificate", status, code)
 
 
 async def submit_specimen(actor: Principal, data: Mapping[str, Any], image: bytes | None) -> dict[str, Any]:
@@ -292,21 +288,21 @@ async def submit_specimen(actor: Principal, data: Mapping[str, Any], image: byte
     errors = validation.FieldErrors()
     kind = data.get("kind")
     if kind not in KINDS:
-        errors.add("kind", "Chọn loại mẫu: của cơ quan (org) hoặc của lãnh đạo (leader).", "invalid_kind")
+        errors.add("kind", "org or leader", "invalid_kind")
     full_name = position = ""
     if kind == "leader":
         full_name = _clean_name(data.get("full_name"), "full_name", errors)
         position = _clean_name(data.get("position"), "position", errors)
     fingerprint = certs.normalize_fingerprint(str(data.get("certificate") or ""))
     if not fingerprint:
-        errors.add("certificate", "Nhập dấu vân tay SHA-256 của chứng thư số.", "certificate_required")
+        errors.add("certificate", "the certificate's SHA-256 fingerprint is required", "certificate_required")
     checked = None
     try:
         checked = images.check_image(image or b"", kind if kind in KINDS else "leader")
     except Invalid as error:
         if error.status_code == 413:
             raise
-        errors.add("image", error.fields.get("image", error.detail), error.code)
+        errors.add("image", error.fields.get("image", error.detail), error.code, field_code=(error.code, error.params))
     async with db.transaction():
         agency = await agencies.named_in_input(data.get("agency_code"))
         authorize(actor, "specimen.submit", agency["path"])
@@ -435,7 +431,7 @@ async def propose_mailbox(actor: Principal, agency_code: str, address: str, *, s
     errors = validation.FieldErrors()
     cleaned = (errors.check("address", address, validation.email) or "").lower()
     if not re.fullmatch(r"[a-z_]{1,30}", source or ""):
-        errors.add("source", "invalid source")
+        errors.add("source", "invalid source", "invalid_source")
     errors.raise_if_any("invalid mailbox")
     async with db.transaction():
         agency = await agencies.named_in_input(agency_code)
@@ -447,7 +443,7 @@ async def propose_mailbox(actor: Principal, agency_code: str, address: str, *, s
         if existing:
             raise Conflict(f"mailbox {cleaned} is already {existing['state']} for this agency (#{existing['id']})",
                            code="mailbox_exists", params={"id": existing["id"], "address": cleaned},
-                           fields={"address": "Hộp thư này đã được gửi hoặc đã công bố."})
+                           fields={"address": "already submitted or published"})
         record_id = await engine.create(
             actor, MAILBOX_FLOW,
             engine.NewRecord(kind="mailbox", agency=agency, summary=f"Hộp thư {cleaned} — {agency['name']}",
@@ -646,11 +642,3 @@ async def waiting(actor: Principal, flow: engine.Flow, limit: int = 200) -> list
 
 def details_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(record["details"]) if isinstance(record.get("details"), str) else dict(record.get("details") or {})
-
-
-async def get_public_agency(code: str) -> dict[str, Any]:
-    row = await agencies.find_row(code.strip().upper()) if isinstance(code, str) else None
-    if row is None:
-        raise NotFound(f"no agency {code}", code="agency_not_found", params={"code": code})
-    return row
-
