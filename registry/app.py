@@ -118,7 +118,10 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,
     )
-    return instrument(app, settings)
+    # The public portal's cached answers go out before routing (registry.publish.fastpath).
+    from registry.publish.fastpath import wrap
+
+    return instrument(wrap(app), settings)
 
 
 def app_from_env() -> Litestar:

@@ -64,6 +64,8 @@ FIELD_LABELS: dict[str, str] = {
     "certificate": "Chứng thư số",
     "cert_request": "Yêu cầu chứng thư số",
     "account_request": "Yêu cầu tài khoản",
+    "specimen": "Mẫu chữ ký",
+    "mailbox": "Hộp thư trao đổi văn bản",
     "ca_batch": "Danh sách gửi CA",
     "dispatch_no": "Số công văn",
     # Fields that refused input names (forms, uploads, lists).

@@ -87,6 +87,10 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     # The verification service keeps one validation context per trust-store version; each test's database
     # is a fresh copy, so the cached one is forgotten.
     trust_service.forget_cached_context()
+    # The public portal's caches must not outlive the database they were filled from.
+    from registry.specimens.service import forget_publication_version
+
+    forget_publication_version()
 
 
 @pytest.fixture(autouse=True)

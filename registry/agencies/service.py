@@ -181,6 +181,7 @@ async def create_agency(actor: Principal, data: Mapping[str, Any]) -> dict[str, 
             raise Conflict(f"an agency with code {code.text} already exists")
         created = await _insert(code, details, parent)
         audit.record(actor, "agency.create", "agency", code.text, after=_audited(created))
+        await _public_pages_changed()
     return await get_agency(code.text)
 
 
@@ -204,8 +205,16 @@ async def update_agency(actor: Principal, code: str, changes: Mapping[str, Any])
     async with db.transaction():
         row = await get_row(code)
         authorize(actor, "agency.update", row["path"])
-        await _apply_changes(actor, row, cleaned)
+        if await _apply_changes(actor, row, cleaned):
+            await _public_pages_changed()
     return await get_agency(row["code"])
+
+
+async def _public_pages_changed() -> None:
+    """The public portal shows agencies: its caches learn of the change (inside the transaction)."""
+    from registry.specimens import service as specimens
+
+    await specimens.bump_publication()
 
 
 async def _apply_changes(actor: Principal, row: Mapping[str, Any], cleaned: Mapping[str, str]) -> bool:
@@ -233,6 +242,11 @@ async def _apply_changes(actor: Principal, row: Mapping[str, Any], cleaned: Mapp
             Agency.updated_at: moment,
         }
     ).where(Agency.id == row["id"])
+    if "name" in changed:
+        # A renamed agency's organisation specimen is withdrawn; it publishes a new one (Đ6.2).
+        from registry.specimens import service as specimens
+
+        await specimens.agency_renamed(row["id"], actor=actor)
     action = "agency.rename" if "name" in changed else "agency.update"
     audit.record(
         actor, action, "agency", row["code"],
@@ -443,6 +457,8 @@ async def _write_import(actor: Principal, plan: _ImportPlan, existing: dict[str,
         else:
             summary.unchanged += 1
         summary.codes.append(row.code.text)
+    if summary.created or summary.updated:
+        await _public_pages_changed()
     return summary
 
 

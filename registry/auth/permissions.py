@@ -75,6 +75,9 @@ POLICY: dict[str, Rule] = {
     "trust.manage": Rule(("admin",)),
     "trust.read": Rule(("admin", OPERATOR_ROLE)),
     "certificate.import_override": Rule(("admin",)),
+    # Specimens and mailboxes: agencies' clerks (and DoIT) submit, DoIT publishes, rejects, withdraws.
+    "specimen.submit": Rule(("clerk", OPERATOR_ROLE)),
+    "specimen.publish": Rule((OPERATOR_ROLE,)),
 }
 
 

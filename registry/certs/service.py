@@ -550,6 +550,10 @@ async def record_revocation(actor: Principal, certificate_id: int, *, revoked_at
         audit.record(actor, "certificate.revoke", "certificate", row["fingerprint"],
                      before={"revoked_at": None, "revocation_reason": None},
                      after={"revoked_at": moment, "revocation_reason": reason})
+        # Published specimens with this certificate are withdrawn in the same transaction.
+        from registry.specimens import service as specimens
+
+        await specimens.certificate_revoked(certificate_id, moment, actor)
 
 
 async def record_supersession(actor: Principal, old_id: int, new_id: int) -> None:

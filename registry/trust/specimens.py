@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.specimens import service as specimens
+
 
 async def published_specimens(fingerprint: str) -> list[dict[str, Any]]:
-    """The signature specimens published for the certificate with this SHA-256 fingerprint.
-
-    Empty for now: the specimens domain, built in parallel, supplies this at merge (its service knows what
-    was published; this function is the one place the verify API and page ask)."""
-    return []
+    """The signature specimens ever published with the certificate of this SHA-256 fingerprint, each with
+    its published period and state: only what the portal shows, never a draft or a rejected one."""
+    return await specimens.published_for_certificate(fingerprint)
