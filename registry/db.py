@@ -69,7 +69,12 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             await connection
             connection.row_factory = dict_factory
             await connection.execute("PRAGMA foreign_keys = 1")
-            self._shared[id(loop)] = connection
+            # Concurrent first queries each opened one while awaiting: keep the first, close the others (a
+            # connection left open would go on reading a replaced database file).
+            kept = self._shared.setdefault(id(loop), connection)
+            if kept is not connection:
+                await connection.close()
+            connection = kept
         return connection
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",

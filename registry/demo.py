@@ -157,6 +157,8 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
     ca = devca.get_ca(settings)
+    # Its root, issuing CA and CRLs in the trust store, so that what it issues verifies on import.
+    await devca.publish_to_trust_store(settings, actor)
     start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:
@@ -174,8 +176,9 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
             attributes += [NameAttribute(NameOID.ORGANIZATION_NAME, parent["name"] if parent else agency["name"]),
                            NameAttribute(NameOID.COMMON_NAME, agency["name"].upper())]
             person_id, email = None, None
-        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=3 * 365 - days_left), days=3 * 365,
-                          email=email)
+        # Issued in the past (a certificate dated ahead would not verify yet), expiring in `days_left` days.
+        age = max(3 * 365 - days_left, 1)
+        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=age), days=age + days_left, email=email)
         custodian = (await auth.get_user("vanthu"))["person"] if username is None else None
         created, _ = await certs.import_certificate(
             actor, issued.public_bytes(serialization.Encoding.PEM), holder_person_id=person_id,

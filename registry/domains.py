@@ -122,6 +122,7 @@ def standard_domains() -> list[Domain]:
     from registry.people.plugin import DOMAIN as people
     from registry.publish.plugin import DOMAIN as publish
     from registry.specimens.plugin import DOMAIN as specimens
+    from registry.trust.plugin import DOMAIN as trust
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, devca, accounts, batches, notify, workflow, specimens, publish]
+    return [agencies, people, auth, audit, certs, devca, accounts, batches, notify, workflow, trust, specimens, publish]

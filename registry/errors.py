@@ -84,8 +84,8 @@ class TooManyRequests(RegistryError):
     title = "Too many requests"
     default_code = "too_many_requests"
 
-    def __init__(self, detail: str, *, retry_after: int, code: str | None = None):
-        super().__init__(detail, code=code)
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None, params: dict[str, Any] | None = None):
+        super().__init__(detail, code=code, params=params)
         self.retry_after = retry_after
 
 

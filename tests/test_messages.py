@@ -242,3 +242,55 @@ async def test_error_pages_and_refused_forms_show_no_english(client, province: P
     text = assert_no_english(page.text, problem.json()["detail"])
     assert "Tệp không phải chứng thư số mà là ảnh PNG." in text
 
+
+
+def _placeholders(code: str) -> set[str]:
+    return {name for _literal, name, _spec, _conv in string.Formatter().parse(messages.CATALOGUE.get(code, "")) if name}
+
+
+def test_raisers_give_the_values_their_messages_name() -> None:
+    """An error raised with a literal code gives, as `params`, every value its message names (else a
+    person would read "…" where a number or a name belongs)."""
+    lacking = []
+    for path in sorted(REGISTRY_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            codes = _strings(keywords["code"]) if "code" in keywords else []
+            if not codes or "fields" in keywords and not _placeholders(codes[0]):
+                continue
+            given = keywords.get("params")
+            if given is not None and not isinstance(given, ast.Dict):
+                continue  # built elsewhere: not checkable here
+            names = {key.value for key in given.keys if isinstance(key, ast.Constant)} if given is not None else set()
+            for code in codes:
+                missing = _placeholders(code) - names
+                if missing:
+                    lacking.append(f"{path.relative_to(REGISTRY_DIR.parent)}:{node.lineno} {code} lacks {sorted(missing)}")
+    assert not lacking, "\n".join(lacking)
+
+
+async def test_the_pages_each_role_reaches_show_no_english(client, province: Province) -> None:
+    """Every page reachable by links from a user's own page, for one user of each role (up to 40 each)."""
+    english_pages = []
+    for username in ("admin", "operator", "city_clerk", "city_head", "city_staff"):
+        client.cookies.clear()
+        await sign_in(client, username)
+        seen: set[str] = set()
+        queue = ["/me", "/"]
+        while queue and len(seen) < 40:
+            url = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            response = await client.get(url)
+            if not response.headers.get("content-type", "").startswith("text/html"):
+                continue
+            found = sorted({word.lower() for word in ENGLISH.findall(main_text(response.text))})
+            if found:
+                english_pages.append(f"{username} {url}: {found}")
+            queue.extend(href for href in re.findall(r'href="(/[^"#?]*)"', response.text)
+                         if not href.startswith(("/static", "/logout")) and href not in seen)
+        assert len(seen) >= 5, (username, seen)
+    assert not english_pages, "\n".join(english_pages)

@@ -87,7 +87,7 @@ async def test_csv_import_page_lists_the_problems(client, province) -> None:
 
 
 async def _certificate_for(province: Province, username: str, agency: str) -> str:
-    ca = certgen.make_ca()
+    ca = certgen.shared_ca()
     cert = ca.issue(f"Người dùng {username}", email=f"{username}@quangninh.gov.vn",
                     not_before=datetime.now(UTC) - timedelta(days=10), days=700)
     created, _ = await certs.import_certificate(SYSTEM, certgen.pem(cert), holder_person_id=province.users[username]["person_id"],

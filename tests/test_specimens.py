@@ -343,3 +343,18 @@ async def test_a_wrong_certificate_is_explained_in_vietnamese_beside_the_field(c
                               files={"image": ("dau.png", seal_png(), "image/png")})
     assert "Chứng thư số này thuộc cơ quan, đơn vị khác." in other.text and "held by another agency" not in other.text
     assert await Specimen.count() == 0
+
+
+async def test_the_public_verify_shows_the_specimens_published_for_a_certificate(client, province, ca) -> None:
+    fingerprint = await org_fingerprint(ca, province)
+    der = bytes((await certs.find_by_fingerprint(fingerprint))["der"])
+    before = (await client.post("/api/v1/verify", content=der, headers={"Content-Type": "application/pkix-cert"})).json()
+    assert before["specimens"] == []
+    waiting = (await submit(client, province, "city_clerk", specimen_form("org", CITY, fingerprint), seal_png())).json()
+    # Submitted is not published: the public sees nothing yet.
+    assert (await client.post("/api/v1/verify", content=der)).json()["specimens"] == []
+    published = await published_specimen(client, province, specimen_form("org", CITY, fingerprint), seal_png(size=140))
+    after = (await client.post("/api/v1/verify", content=der)).json()
+    assert [s["id"] for s in after["specimens"]] == [published["id"]] and waiting["id"] != published["id"]
+    page = await client.post("/verify", files={"file": ("seal.cer", der)})
+    assert page.status_code == 200 and f'href="/agencies/{CITY}"' in page.text

@@ -20,7 +20,8 @@ from registry.accounts.schemas import (
     request_out,
 )
 from registry.exports import CONTENT_TYPES
-from registry.http import CurrentPrincipal, file_download, may, problems, signed_in
+from registry.http import CurrentPrincipal, file_download, may, problems, signed_in, typed
+from registry.specimens.schemas import MailboxOut
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
 
@@ -132,3 +133,9 @@ class AccountController(Controller):
     async def detail(self, principal: CurrentPrincipal, account_id: FromPath[int]) -> AccountOut:
         """An account with its history: every request about it."""
         return msgspec.convert(await service.get_account(principal, account_id), AccountOut)
+
+    @post("/{account_id:int}/propose-mailbox", status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def propose_mailbox(self, principal: CurrentPrincipal, account_id: FromPath[int]) -> MailboxOut:
+        """Propose an agency's mailbox for publication as its official mailbox (state `submitted`; DoIT
+        publishes it like any mailbox)."""
+        return typed(await service.propose_official_mailbox(principal, account_id), MailboxOut)

@@ -155,4 +155,17 @@ class AccountPages(Controller):
 
     @get("/accounts/{account_id:int}")
     async def account(self, request: Request, principal: CurrentPrincipal, account_id: FromPath[int]) -> Template:
-        return await render(request, "accounts/account.html", account=await service.get_account(principal, account_id))
+        return await render(request, "accounts/account.html", account=await service.get_account(principal, account_id),
+                            error="", may_propose=may(principal, "specimen.submit"))
+
+    @post("/accounts/{account_id:int}/propose-mailbox")
+    async def propose_mailbox(self, request: Request, principal: CurrentPrincipal, account_id: FromPath[int]) -> Any:
+        try:
+            mailbox = await service.propose_official_mailbox(principal, account_id)
+        except RegistryError as error:
+            if error.status_code not in (403, 409, 422):
+                raise
+            return await render(request, "accounts/account.html", status_code=error.status_code,
+                                account=await service.get_account(principal, account_id), error=message_for(error),
+                                may_propose=may(principal, "specimen.submit"))
+        return Redirect(f"/mailboxes/{mailbox['id']}", status_code=303)

@@ -19,6 +19,7 @@ from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
 from registry.people import service as people
+from registry.specimens import service as specimens
 from registry.text import fold
 from registry.timeutil import now
 from registry.workflow import engine
@@ -248,7 +249,7 @@ async def file_request(actor: Principal, data: Mapping[str, Any]) -> dict[str, A
 
 
 async def open_request_for(system: str, account_name: str) -> dict[str, Any] | None:
-    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind).where(
+    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind, AccountRequest.state).where(
         (AccountRequest.system == system) & (AccountRequest.account_name == account_name)
         & AccountRequest.state.is_in(sorted(ACCOUNT_MACHINE.open_states))
     ).first()
@@ -260,7 +261,9 @@ async def _refuse_duplicate(system: str, account_name: str) -> None:
     if other is not None:
         raise Conflict(
             f"request {other['id']} is already open for the account {account_name}", code="request_already_open",
-            extra={"open_request": other["id"]}, params={"id": other["id"]},
+            extra={"open_request": other["id"]},
+            params={"id": other["id"], "kind": ACCOUNT_FLOW.kind_label(other["kind"]),
+                    "state": ACCOUNT_MACHINE.label(other["state"])},
         )
 
 
@@ -359,6 +362,18 @@ async def get_account(actor: Principal, account_id: int) -> dict[str, Any]:
         | ((AccountRequest.system == row["system"]) & (AccountRequest.account_name == row["name"])),
     )
     return body
+
+
+async def propose_official_mailbox(actor: Principal, account_id: int) -> dict[str, Any]:
+    """An agency's mailbox on the official mail system proposed for publication on the portal as the
+    agency's official mailbox (DoIT then publishes it, as any proposed mailbox)."""
+    row = await Account.select(*ACCOUNT_COLUMNS).where(Account.id == account_id).first()
+    if row is None or not _may_see_account(actor, row):
+        raise NotFound(f"no account {account_id}", code="account_not_found", params={"id": account_id})
+    if row["system"] != "mail" or row["cancelled_at"] is not None:
+        raise Conflict(f"account {row['name']} is not an active mailbox", code="not_an_active_mailbox",
+                       params={"name": row["name"]})
+    return await specimens.propose_mailbox(actor, row["agency_code"], row["name"], source="account_register")
 
 
 # --- export for the systems' administrators -------------------------------------------------------

@@ -479,7 +479,7 @@ async def _throttle(settings: Settings, username: str, ip: str, moment) -> None:
             seconds = max(1, int((unlock_at - moment).total_seconds()) + 1)
             raise TooManyRequests(
                 f"too many failed sign-ins; try again in {max(1, seconds // 60)} minute(s)", retry_after=seconds,
-                code="sign_in_locked",
+                code="sign_in_locked", params={"minutes": max(1, seconds // 60)},
             )
 
 

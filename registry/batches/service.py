@@ -77,7 +77,9 @@ def _check_ids(request_ids: Any) -> list[int]:
             raise Invalid(f"{value!r} is not a request id", code="invalid_id", fields={"request_ids": "ids are numbers"})
         ids.append(value)
     if len(set(ids)) != len(ids):
-        raise Invalid("a request appears twice", code="duplicate_item", fields={"request_ids": "repeats an id"})
+        repeated = next(value for value in ids if ids.count(value) > 1)
+        raise Invalid("a request appears twice", code="duplicate_item", fields={"request_ids": "repeats an id"},
+                      params={"id": repeated})
     return ids
 
 

@@ -18,6 +18,9 @@ CustodianParam = Annotated[
     int | None, QueryParameter(description="id of the clerk keeping an organisation certificate")
 ]
 KindParam = Annotated[str | None, QueryParameter(description="personal, org or ca; guessed when absent")]
+OverrideParam = Annotated[bool, QueryParameter(
+    description="admin only: import although the certificate does not verify (audited; needs override_reason)")]
+OverrideReasonParam = Annotated[str | None, QueryParameter(description="why the unverified certificate is imported")]
 ALREADY_KNOWN = {200: ResponseSpec(data_container=CertificateOut, description="Already known: the same JSON, nothing written")}
 BUNDLE_KNOWN = {200: ResponseSpec(data_container=BundleOut, description="All already known: nothing written")}
 
@@ -36,12 +39,16 @@ class CertificateController(Controller):
         agency_code: AgencyParam = None,
         custodian_person_id: CustodianParam = None,
         kind: KindParam = None,
+        override: OverrideParam = False,
+        override_reason: OverrideReasonParam = None,
     ) -> Response[CertificateOut]:
         """One certificate, PEM or DER (raw body or multipart field `file`): 201 when new, 200 with the
-        same JSON when it is already known (nothing is written then)."""
+        same JSON when it is already known (nothing is written then). A certificate that does not verify
+        (POST /api/v1/verify) is refused (422, `certificate_not_verified`) unless an admin passes
+        `override=true` with `override_reason`, which is audited."""
         body, created = await service.import_certificate(
             principal, await read_upload(request), holder_person_id=holder_person_id, agency_code=agency_code,
-            custodian_person_id=custodian_person_id, kind=kind,
+            custodian_person_id=custodian_person_id, kind=kind, override=override, override_reason=override_reason,
         )
         return ApiResponse(typed(body, CertificateOut), status_code=201 if created else 200)
 
@@ -55,12 +62,14 @@ class CertificateController(Controller):
         agency_code: AgencyParam = None,
         custodian_person_id: CustodianParam = None,
         kind: KindParam = None,
+        override: OverrideParam = False,
+        override_reason: OverrideReasonParam = None,
     ) -> Response[BundleOut]:
         """A PKCS#7 bundle (.p7b, DER or PEM) or concatenated PEM certificates, all or nothing →
         `{"certificates": [...]}`, each with `created`. The links apply to the end-entity certificates."""
         results = await service.import_bundle(
             principal, await read_upload(request), holder_person_id=holder_person_id, agency_code=agency_code,
-            custodian_person_id=custodian_person_id, kind=kind,
+            custodian_person_id=custodian_person_id, kind=kind, override=override, override_reason=override_reason,
         )
         certificates = [{**body, "created": created} for body, created in results]
         any_created = any(created for _body, created in results)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from registry.workflow.schemas import RecordOut
+from registry.workflow.schemas import HistoryEvent, RecordOut
 
 # --- certificates --------------------------------------------------------------------------------
 
@@ -112,6 +112,8 @@ class CertRequestOut(RecordOut, kw_only=True):
     handed_to_holder_at: datetime | None
     token_return_due: date | None
     token_returned_at: datetime | None
+    # Only when one request is shown (absent from lists, as it always was).
+    history: list[HistoryEvent] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Reason(msgspec.Struct):

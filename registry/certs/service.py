@@ -26,7 +26,7 @@ from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
-from registry.validation import FieldErrors
+from registry.validation import FieldErrors, has_control_characters
 
 STATUSES = ("active", "expired", "revoked", "superseded")
 EXPIRING_WINDOWS = (30, 60, 90)
@@ -123,6 +123,17 @@ async def find_by_fingerprint(fingerprint: str) -> dict[str, Any] | None:
     if len(cleaned) != 64 or not _HEX.match(cleaned):
         return None
     return await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == cleaned).first()
+
+
+async def revocations_by_fingerprint(fingerprints: list[str]) -> dict[str, tuple[datetime, str]]:
+    """The registry's own revocation records for these certificates: fingerprint → (revoked_at, reason),
+    for those recorded as revoked (the verification service counts them beside the CA's CRLs)."""
+    cleaned = [normalize_fingerprint(f) for f in fingerprints if f]
+    if not cleaned:
+        return {}
+    rows = await Certificate.select(Certificate.fingerprint, Certificate.revoked_at, Certificate.revocation_reason).where(
+        Certificate.fingerprint.is_in(cleaned) & Certificate.revoked_at.is_not_null())
+    return {row["fingerprint"]: (row["revoked_at"], row["revocation_reason"] or "unspecified") for row in rows}
 
 
 async def find_by_id(certificate_id: int) -> dict[str, Any] | None:
@@ -253,6 +264,46 @@ def _search_key(common_name: str, email: str) -> str:
 
 # --- import ---------------------------------------------------------------------------------------
 
+OVERRIDE_REASON_LENGTH = 1000
+
+
+async def _verification_overrides(
+    actor: Principal, parsed_all: list[parsing.ParsedCertificate], *, override: bool, override_reason: str | None,
+) -> dict[str, dict[str, Any]]:
+    """Every certificate not yet known must verify through the trust service (registry.trust.service.verify);
+    one that does not is refused with the verdict, unless an admin overrides with a reason. Returns what to
+    audit for each overridden certificate (fingerprint → verdict and reason); called before the write lock."""
+    from registry.trust import service as trust
+
+    if override:
+        authorize(actor, "certificate.import_override")
+    chain = [p.der for p in parsed_all if p.is_ca]
+    overridden: dict[str, dict[str, Any]] = {}
+    for parsed in parsed_all:
+        if await find_by_fingerprint(parsed.fingerprint) is not None:
+            continue
+        verdict, accepted = await trust.verify_for_import(parsed.der, intermediates=[d for d in chain if d != parsed.der])
+        if accepted:
+            continue
+        if not override:
+            raise trust.NotVerified(verdict)
+        reason = (override_reason or "").strip()
+        if not reason:
+            raise Invalid("Nhập chứng thư số chưa qua kiểm tra cần nêu lý do (override_reason).",
+                          code="reason_required", fields={"override_reason": "is required"})
+        if len(reason) > OVERRIDE_REASON_LENGTH or has_control_characters(reason):
+            raise Invalid(f"override_reason: at most {OVERRIDE_REASON_LENGTH} characters, no control characters",
+                          fields={"override_reason": f"at most {OVERRIDE_REASON_LENGTH} characters"})
+        overridden[parsed.fingerprint] = {"status": verdict.status, "detail": verdict.detail, "reason": reason}
+    return overridden
+
+
+def _audit_overrides(actor: Principal, results: list[tuple[dict[str, Any], bool]], overridden: dict[str, dict[str, Any]]) -> None:
+    for body, created in results:
+        if created and body["fingerprint"] in overridden:
+            audit.record(actor, "certificate.import_override", "certificate", body["fingerprint"],
+                         after=overridden[body["fingerprint"]])
+
 
 def _check_source(source: str) -> str:
     if not isinstance(source, str) or not _SOURCE.match(source):
@@ -330,17 +381,24 @@ async def import_certificate(
     custodian_person_id: int | None = None,
     kind: str | None = None,
     source: str = "upload",
+    override: bool = False,
+    override_reason: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """One certificate (PEM, DER, or a PKCS#7 holding one) → (its JSON, created). Already known: nothing written."""
+    """One certificate (PEM, DER, or a PKCS#7 holding one) → (its JSON, created). Already known: nothing written.
+    A new certificate must verify (trust service); otherwise only an admin's `override` with a reason,
+    audited, lets it in."""
     authorize(actor, "certificate.import")
     _check_source(source)
     _check_kind(kind)
     parsed = parsing.parse_one(content)
+    overridden = await _verification_overrides(actor, [parsed], override=override, override_reason=override_reason)
     async with db.transaction():
-        return await _import_parsed(
+        result = await _import_parsed(
             actor, parsed, holder_person_id=holder_person_id, agency_code=agency_code,
             custodian_person_id=custodian_person_id, kind=kind, source=source,
         )
+        _audit_overrides(actor, [result], overridden)
+        return result
 
 
 async def import_bundle(
@@ -352,6 +410,8 @@ async def import_bundle(
     custodian_person_id: int | None = None,
     kind: str | None = None,
     source: str = "upload",
+    override: bool = False,
+    override_reason: str | None = None,
 ) -> list[tuple[dict[str, Any], bool]]:
     """Every certificate of a PKCS#7 bundle or concatenated PEMs, all or nothing.
 
@@ -362,6 +422,7 @@ async def import_bundle(
     _check_kind(kind)
     # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
     parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
+    overridden = await _verification_overrides(actor, parsed_all, override=override, override_reason=override_reason)
     plan = []
     for parsed in parsed_all:
         if parsed.is_ca:
@@ -377,6 +438,7 @@ async def import_bundle(
     async with db.transaction():
         for parsed, link_args, links in plan:
             results.append(await _import_parsed(actor, parsed, source=source, resolved=links, **link_args))
+        _audit_overrides(actor, results, overridden)
     return results
 
 

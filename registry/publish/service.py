@@ -185,7 +185,7 @@ async def public_agency(code: str, at: datetime | None = None) -> dict[str, Any]
     """An agency as the public sees it: its public details, parents and children, and what was published
     for it now (or at `at`)."""
     if not isinstance(code, str) or len(code) > 40:
-        raise NotFound("no such agency", code="agency_not_found")
+        raise NotFound("no such agency", code="agency_not_found", params={"agency_code": str(code)[:40]})
     row = await agencies.find_row(code.strip().upper())
     if row is None:
         raise NotFound(f"no agency {code}", code="agency_not_found", params={"agency_code": code})
