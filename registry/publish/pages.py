@@ -78,7 +78,7 @@ async def home(request: Request) -> Any:
         results = await service.search(query) if query and query.strip() else None
         return {"q": query or "", "matches": results}
 
-    return await public_page(request, ("home", folded), "publish/home.html", load)
+    return await public_page(request, ("home", folded), "home.html", load)
 
 
 def _staff_links(code: str) -> Callable[[Any], dict[str, Any]]:
