@@ -21,7 +21,7 @@ from registry.auth.permissions import may
 from registry.errors import Invalid
 from registry.http import current_principal
 from registry.publish import service
-from registry.timeutil import isoformat, now
+from registry.timeutil import isoformat
 from registry.web import page_context, render
 
 PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate"
@@ -78,7 +78,7 @@ async def home(request: Request) -> Any:
         results = await service.search(query) if query and query.strip() else None
         return {"q": query or "", "matches": results}
 
-    return await public_page(request, ("home", folded), "publish/home.html", load)
+    return await public_page(request, ("home", folded), "home.html", load)
 
 
 def _staff_links(code: str) -> Callable[[Any], dict[str, Any]]:
@@ -99,8 +99,7 @@ async def agency_page(request: Request, code: FromPath[str]) -> Any:
     at = service.parse_at(_query(request, "at"))
 
     async def load() -> dict[str, Any]:
-        return {"agency": await service.public_agency(code, at), "at": at, "at_text": (_query(request, "at") or "")[:40],
-                "today": now().date().isoformat()}
+        return {"agency": await service.public_agency(code, at), "at": at, "at_text": (_query(request, "at") or "")[:40]}
 
     return await public_page(request, ("agency", code.upper(), isoformat(at)), "publish/agency.html", load,
                              staff=_staff_links(code.upper()))

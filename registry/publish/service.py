@@ -29,7 +29,7 @@ from registry.specimens import service as specimens
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, parse_moment, to_vietnam
 
-MAX_CACHED = 4096
+MAX_CACHED = 2000  # answers of one publication version (each a few kB to a few tens of kB)
 MAX_RESULTS = 50
 _HEX = re.compile(r"^[0-9a-f]+$")
 
