@@ -61,11 +61,11 @@ class SpecimenController(Controller):
                                          agency_code=agency, limit=limit)
         return [specimen_out(row) for row in rows]
 
-    @get("/{specimen_id:int}", responses=problems(401, 404))
+    @get("/{specimen_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, specimen_id: FromPath[int]) -> SpecimenOut:
         return specimen_out(await engine.get_record(principal, service.SPECIMEN_FLOW, specimen_id))
 
-    @post("/{specimen_id:int}/publish", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{specimen_id:int}/publish", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def publish(self, principal: CurrentPrincipal, specimen_id: FromPath[int]) -> SpecimenOut:
         """Publish (operator); the specimen published before for the same holder is superseded."""
         return specimen_out(await service.publish(principal, service.SPECIMEN_FLOW, specimen_id))
@@ -100,11 +100,11 @@ class MailboxController(Controller):
                                          agency_code=agency)
         return [mailbox_out(row) for row in rows]
 
-    @get("/{mailbox_id:int}", responses=problems(401, 404))
+    @get("/{mailbox_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, mailbox_id: FromPath[int]) -> MailboxOut:
         return mailbox_out(await engine.get_record(principal, service.MAILBOX_FLOW, mailbox_id))
 
-    @post("/{mailbox_id:int}/publish", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{mailbox_id:int}/publish", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def publish(self, principal: CurrentPrincipal, mailbox_id: FromPath[int]) -> MailboxOut:
         return mailbox_out(await service.publish(principal, service.MAILBOX_FLOW, mailbox_id))
 
