@@ -11,11 +11,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from registry.errors import Invalid
-from registry.http import ApiResponse, CurrentPrincipal, client_ip, may, problems, read_upload
+from registry.http import ApiResponse, CurrentPrincipal, client_ip, may, problems, read_upload, typed
 from registry.timeutil import parse_moment
 from registry.trust import service
 from registry.trust.ratelimit import VERIFY_LIMITER
-from registry.trust.schemas import TrustItemOut, TrustStoreOut
+from registry.trust.schemas import TrustItemOut, TrustStoreOut, VerificationOut
 from registry.trust.specimens import published_specimens
 
 ALREADY_KNOWN = {200: ResponseSpec(data_container=TrustItemOut, description="Already in the store: nothing written")}
@@ -75,9 +75,10 @@ class TrustController(Controller):
 async def verify_certificate(
     request: Request,
     at: Annotated[str | None, QueryParameter(description="ISO 8601 moment to check at (default: now)")] = None,
-) -> Response[dict[str, Any]]:
+) -> Response[VerificationOut]:
     """Public, no credentials: a certificate (raw body PEM or DER, or multipart field `file`) →
     `{"valid", "status", "detail", "certificate", "specimens", ...}`. Not a certificate: 422."""
     VERIFY_LIMITER.hit(client_ip(request))
     moment = parse_at(at)
-    return ApiResponse(await verification_json(await read_upload(request), moment), status_code=200)
+    return ApiResponse(typed(await verification_json(await read_upload(request), moment), VerificationOut),
+                       status_code=200)

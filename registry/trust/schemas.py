@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -51,6 +52,14 @@ class Verification(msgspec.Struct):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
+
+
+class VerificationOut(Verification, kw_only=True):
+    """The verdict as POST /api/v1/verify gives it."""
+
+    status_label: str
+    # The signature specimens published with the certificate (as the public portal shows them).
+    specimens: list[dict[str, Any]]
 
 
 class TrustItemOut(msgspec.Struct):
