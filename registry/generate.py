@@ -147,51 +147,120 @@ class _Chain:
 
 # --- certificates: real X.509, built in worker processes ------------------------------------------------
 
-_CA_KEY: Any = None
-_HOLDER_KEY: Any = None
 CA_NAME = "CA dữ liệu sinh tự động (registry generate)"
 
 
-def _keys() -> tuple[Any, Any]:
-    global _CA_KEY, _HOLDER_KEY
-    if _CA_KEY is None:
-        from cryptography.hazmat.primitives.asymmetric import ec
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes((length,))
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(encoded),)) + encoded
 
-        # Deterministic keys are not needed: the registry never holds private keys, and a generated
-        # database is for measuring, not for trust. One holder key for all keeps building fast.
-        _CA_KEY = ec.generate_private_key(ec.SECP256R1())
-        _HOLDER_KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
-    return _CA_KEY, _HOLDER_KEY
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    return bytes((tag,)) + _der_length(len(content)) + content
+
+
+def _der_time(moment: datetime) -> bytes:
+    moment = moment.astimezone(UTC)
+    if 1950 <= moment.year < 2050:
+        return _tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
+    return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
+
+
+_OID_COUNTRY = bytes.fromhex("0603550406")
+_OID_ORGANISATION = bytes.fromhex("060355040a")
+_OID_COMMON_NAME = bytes.fromhex("0603550403")
+_OID_EMAIL = bytes.fromhex("06092a864886f70d010901")
+
+
+def _der_name(common_name: str, email: str, organisation: str) -> bytes:
+    def rdn(oid: bytes, tag: int, value: str) -> bytes:
+        return _tlv(0x31, _tlv(0x30, oid + _tlv(tag, value.encode())))
+
+    parts = rdn(_OID_COUNTRY, 0x13, "VN") + rdn(_OID_ORGANISATION, 0x0C, organisation[:64]) + rdn(
+        _OID_COMMON_NAME, 0x0C, common_name[:64])
+    if email:
+        parts += rdn(_OID_EMAIL, 0x16, email)
+    return _tlv(0x30, parts)
+
+
+_TEMPLATE: dict[str, bytes] = {}
+
+
+def _template() -> dict[str, bytes]:
+    """The parts every generated certificate shares, taken from one certificate `cryptography` builds: the
+    signature algorithm, the issuer, the holder's public key, the extensions."""
+    if not _TEMPLATE:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from cryptography.x509.oid import NameOID
+
+        # The registry never holds private keys and a generated database is for measuring, not for
+        # trust: a fresh CA key per run, one holder key for all. Ed25519 signs fastest.
+        ca_key = ed25519.Ed25519PrivateKey.generate()
+        holder_key = ed25519.Ed25519PrivateKey.generate().public_key()
+        issuer = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+                            x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
+        usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                              data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                              encipher_only=False, decipher_only=False)
+        sample = (x509.CertificateBuilder().subject_name(issuer).issuer_name(issuer).public_key(holder_key)
+                  .serial_number(1).not_valid_before(datetime(2020, 1, 1)).not_valid_after(datetime(2021, 1, 1))
+                  .add_extension(usage, critical=True).sign(ca_key, None))
+        extension = sample.extensions.get_extension_for_class(x509.KeyUsage)
+        extension_der = _tlv(0x30, bytes.fromhex("0603551d0f") + _tlv(0x01, b"\xff") + _tlv(
+            0x04, extension.value.public_bytes()))
+        _TEMPLATE.update(
+            algorithm=bytes.fromhex("300506032b6570"),  # Ed25519
+            issuer=issuer.public_bytes(),
+            spki=holder_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo),
+            extensions=_tlv(0xA3, _tlv(0x30, extension_der)),
+            version=bytes.fromhex("a003020102"),
+        )
+        _TEMPLATE["_key"] = ca_key  # type: ignore[assignment]
+    return _TEMPLATE
 
 
 def build_certificates(specs: Sequence[tuple[int, str, str, str, datetime, datetime]]) -> list[tuple[bytes, str, str]]:
-    """(serial, common name, email, organisation, not before, not after) → (DER, subject, issuer) each."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import Encoding
-    from cryptography.x509.oid import NameOID
-
-    ca_key, holder_key = _keys()
-    issuer = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                        x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
-    usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                          encipher_only=False, decipher_only=False)
+    """(serial, common name, email, organisation, not before, not after) → (DER, subject, issuer) each: real
+    X.509 v3 certificates, DER-encoded here and signed with Ed25519 by `cryptography` (its builder costs
+    ten times more per certificate, too slow for a million). Each is read back by `cryptography` for its
+    names, as the registry's own parser writes them."""
+    template = _template()
+    issuer = _rfc4514([("C", "VN"), ("CN", CA_NAME)])
+    key: Any = template["_key"]
     results = []
     for serial, common_name, email, organisation, not_before, not_after in specs:
-        attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])]
-        if email:
-            attributes.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
-        subject = x509.Name(attributes)
-        certificate = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(holder_key)
-            .serial_number(serial).not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(usage, critical=True).sign(ca_key, hashes.SHA256())
-        )
-        results.append((certificate.public_bytes(Encoding.DER), subject.rfc4514_string(), issuer.rfc4514_string()))
+        tbs = _tlv(0x30, b"".join((
+            template["version"],
+            _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big")),
+            template["algorithm"],
+            template["issuer"],
+            _tlv(0x30, _der_time(not_before) + _der_time(not_after)),
+            _der_name(common_name, email, organisation),
+            template["spki"],
+            template["extensions"],
+        )))
+        der = _tlv(0x30, tbs + template["algorithm"] + _tlv(0x03, b"\x00" + key.sign(tbs)))
+        names = [("C", "VN"), ("O", organisation[:64]), ("CN", common_name[:64])] + ([("E", email)] if email else [])
+        results.append((der, _rfc4514(names), issuer))
     return results
+
+
+def _rfc4514_value(value: str) -> str:
+    escaped = "".join("\\" + ch if ch in '\\"+,;<>' else "\\00" if ch == "\0" else ch for ch in value)
+    if escaped.startswith(("#", " ")):
+        escaped = "\\" + escaped
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped
+
+
+def _rfc4514(names: list[tuple[str, str]]) -> str:
+    """A name as `cryptography`'s rfc4514_string with the registry's NAME_OVERRIDES writes it: last first."""
+    return ",".join(f"{key}={_rfc4514_value(value)}" for key, value in reversed(names))
 
 
 # --- the plan: every row, decided before anything is written --------------------------------------
@@ -381,6 +450,8 @@ async def _write_certificates(size: Size, rng: random.Random, agencies: list[dic
                               people: list[dict[str, Any]], by_agency: dict[int, list[dict[str, Any]]],
                               chain: _Chain, moment: datetime, say: Callable[[str], None]) -> list[_Cert]:
     """Returns the latest certificate of each holder (what requests act on)."""
+    # Certificates carry whole seconds.
+    moment = moment.replace(microsecond=0)
     org_count = min(size.certificates, len(agencies))
     personal = size.certificates - org_count
     # Each person's share of the personal certificates: as even as the numbers allow.
@@ -452,7 +523,7 @@ async def _write_certificates(size: Size, rng: random.Random, agencies: list[dic
                         "id": certificate_id, "fingerprint": fingerprint, "serial": f"{spec['serial']:x}",
                         "subject": subject, "issuer": issuer, "common_name": name[:64], "email": email,
                         "search_key": " ".join(p for p in (fold(name[:64]), email.lower()) if p)[:700],
-                        "not_before": spec["not_before"], "not_after": spec["not_after"], "key_type": "EC",
+                        "not_before": spec["not_before"], "not_after": spec["not_after"], "key_type": "Ed25519",
                         "key_size": 256, "key_usage": "digital_signature,content_commitment", "is_ca": False,
                         "kind": "org" if is_org else "personal", "der": der,
                         "holder": None if is_org else person["id"], "agency": agency["id"],

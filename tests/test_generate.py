@@ -12,6 +12,7 @@ import pytest
 from registry.agencies.tables import Agency
 from registry.audit import service as audit
 from registry.audit.tables import AuditEntry
+from registry.certs import parsing
 from registry.certs import service as certs
 from registry.certs.requests import CERT_MACHINE
 from registry.settings import Settings
@@ -81,9 +82,15 @@ async def test_generates_the_size_asked_for_consistently(cli_env) -> None:
 
     # Certificates are real: their fingerprint is the SHA-256 of their DER, which parses; histories have
     # superseded, revoked, expired and active ones.
-    sample = await Agency.raw("SELECT id, fingerprint, der FROM certificate ORDER BY id LIMIT 5")
+    sample = await Agency.raw("SELECT * FROM certificate ORDER BY id DESC LIMIT 5")
     for row in sample:
         assert hashlib.sha256(bytes(row["der"])).hexdigest() == row["fingerprint"]
+        parsed = parsing.parse_one(bytes(row["der"]))
+        assert (parsed.fingerprint, parsed.serial, parsed.subject, parsed.issuer, parsed.common_name, parsed.email,
+                parsed.key_type, ",".join(parsed.key_usage)) == (
+            row["fingerprint"], row["serial"], row["subject"], row["issuer"], row["common_name"], row["email"],
+            row["key_type"], row["key_usage"])
+        assert parsed.not_after == certs._moment(row["not_after"])
     statuses = {certs.status_of(row) for row in await Agency.raw(
         "SELECT revoked_at, superseded_by, superseded_at, not_after FROM certificate")}
     assert {"active", "superseded", "expired", "revoked"} <= statuses
