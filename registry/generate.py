@@ -301,7 +301,9 @@ async def generate(size: Size, *, seed: int = 1, password_hash: str = "",
                           code="database_not_empty")
     # All or nothing: one transaction around every phase (the phases' own transactions join it).
     async with db.transaction():
-        return await _generate_all(size, seed, password_hash, say)
+        summary = await _generate_all(size, seed, password_hash, say)
+    await _analyze()
+    return summary
 
 
 async def _generate_all(size: Size, seed: int, password_hash: str, say: Callable[[str], None]) -> Summary:
@@ -425,6 +427,12 @@ async def _generate_all(size: Size, seed: int, password_hash: str, say: Callable
     await _advance_sequences()
     summary.audit_entries = chain.seq
     return summary
+
+
+async def _analyze() -> None:
+    """The planner's statistics for the tables just filled (outside the transaction: PostgreSQL's ANALYZE
+    may run inside one, but SQLite's statistics are best taken of the committed tables)."""
+    await AuditEntry.raw("ANALYZE")
 
 
 def _table(name: str) -> Any:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from registry import db
 from registry.agencies import service as agencies
 from registry.audit import service as audit
@@ -24,6 +26,7 @@ from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
+from registry.subtree import refresh_agency_paths, within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors
@@ -512,7 +515,10 @@ async def record_supersession(actor: Principal, old_id: int, new_id: int) -> Non
 # --- lists ----------------------------------------------------------------------------------------
 
 
-def _status_condition(status: str, moment: datetime):
+def _status_condition(status: str, moment: datetime, *, by_expiry: bool = False):
+    """`by_expiry`: the list is read in expiry order (expiring soon). Otherwise the expiry comparison must
+    not steer SQLite to the expiry index: most certificates satisfy it, and the list's own order is the
+    better path (`+column` keeps a term out of SQLite's index choice; PostgreSQL weighs it on statistics)."""
     not_revoked = Certificate.revoked_at.is_null() | (Certificate.revoked_at > moment)
     not_superseded = Certificate.superseded_by.is_null() | (Certificate.superseded_at > moment)
     if status == "revoked":
@@ -521,9 +527,11 @@ def _status_condition(status: str, moment: datetime):
         return not_revoked & Certificate.superseded_by.is_not_null() & (
             Certificate.superseded_at.is_null() | (Certificate.superseded_at <= moment)
         )
-    if status == "expired":
-        return not_revoked & not_superseded & (Certificate.not_after < moment)
-    return not_revoked & not_superseded & (Certificate.not_after >= moment)
+    if by_expiry or not db.is_sqlite():
+        expiry = (Certificate.not_after < moment) if status == "expired" else (Certificate.not_after >= moment)
+    else:
+        expiry = WhereRaw(f'+"certificate"."not_after" {"<" if status == "expired" else ">="} {{}}', moment)
+    return not_revoked & not_superseded & expiry
 
 
 def _scope_condition(actor: Principal):
@@ -569,6 +577,7 @@ async def list_certificates(
     `expiring_within_days` (30, 60 or 90) keeps active ones whose `not_after` falls within that many days,
     soonest first; `q` matches words of the common name or email, diacritics-blind, or a fingerprint prefix."""
     _check_list_filters(status, expiring_within_days, limit)
+    await refresh_agency_paths()
     moment = now()
     query = Certificate.select(*LIST_COLUMNS).limit(limit)
     if not actor.is_system:
@@ -580,11 +589,11 @@ async def list_certificates(
         agency = await agencies.find_row(agency_code)
         if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
-        query = query.where(Certificate.agency.path.like(f"{agency['path']}%"))
+        query = query.where(within_subtrees(Certificate.agency.path, [agency["path"]]))
     if status:
         query = query.where(_status_condition(status, moment))
     if expiring_within_days is not None:
-        query = query.where(_status_condition("active", moment)).where(
+        query = query.where(_status_condition("active", moment, by_expiry=True)).where(
             Certificate.not_after <= moment + timedelta(days=expiring_within_days)
         )
     if holder_person_id is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from piccolo.table import Table
 
-from registry import db, validation
+from registry import db, subtree, validation
 from registry.audit import service as audit
 from registry.auth import permissions
 from registry.auth import service as auth
@@ -264,6 +264,7 @@ async def list_records(
 ) -> list[dict[str, Any]]:
     """Records the actor may see (theirs, or in the subtrees where they read requests), urgent first, then
     oldest first."""
+    await subtree.refresh_agency_paths()
     table: Any = flow.table
     query = table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at).limit(limit)
     own = _own_condition(actor, table)
@@ -318,6 +319,7 @@ async def _identity(actor: Principal) -> frozenset[int]:
 
 async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
     """What waits for this actor's decision in every flow: urgent first, then oldest first."""
+    await subtree.refresh_agency_paths()
     identity = await _identity(actor)
     items: list[tuple[Flow, dict[str, Any]]] = []
     for flow in flows:
