@@ -452,8 +452,9 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                       fields={"approve": "empty list"})
     async with db.transaction():
         outcomes = [Outcome(d) for d in decisions]
-        rows: dict[int, dict[str, Any]] = {}
         seen: set[tuple[str, int]] = set()
+        wanted: dict[str, tuple[Flow, list[int]]] = {}
+        checked: list[int] = []
         for index, outcome in enumerate(outcomes):
             item = outcome.decision
             try:
@@ -463,9 +464,21 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                     raise Invalid(f"request {item.record_id} appears twice in the list", code="duplicate_item",
                                   params={"id": item.record_id})
                 seen.add((item.flow.name, item.record_id))
-                rows[index] = await get_visible_row(actor, item.flow, item.record_id)
+                wanted.setdefault(item.flow.name, (item.flow, []))[1].append(item.record_id)
+                checked.append(index)
             except RegistryError as error:
                 _fail(outcome, error)
+        # Every record of the list in one query per flow, not one per record.
+        found = {name: await _visible_rows(actor, flow, ids) for name, (flow, ids) in wanted.items()}
+        rows: dict[int, dict[str, Any]] = {}
+        for index in checked:
+            item = outcomes[index].decision
+            row = found[item.flow.name].get(item.record_id)
+            if row is None:
+                _fail(outcomes[index], NotFound(f"no {item.flow.name} request {item.record_id}",
+                                                code="request_not_found", params={"id": item.record_id}))
+            else:
+                rows[index] = row
         identities = await people.identities([row["subject"] for row in rows.values() if row["subject"]])
         judged: list[tuple[Outcome, dict[str, Any], Transition]] = []
         for index, row in rows.items():
@@ -489,10 +502,80 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                 params={"failed": len(failures), "total": len(outcomes), "first": first.error},
                 extra={"results": [o.json() for o in outcomes]},
             )
+        by_flow: dict[str, tuple[Flow, list[tuple[dict[str, Any], Transition, str]]]] = {}
         for outcome, row, transition in judged:
-            await apply(actor, outcome.decision.flow, row, transition, outcome.decision.note)
+            by_flow.setdefault(outcome.decision.flow.name, (outcome.decision.flow, []))[1].append(
+                (row, transition, outcome.decision.note))
             outcome.state = transition.target
+        for flow, items in by_flow.values():
+            await apply_many(actor, flow, items)
     return [o.json() for o in outcomes]
+
+
+async def _visible_rows(actor: Principal, flow: Flow, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The records of `ids` the actor may see, by id."""
+    table: Any = flow.table
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start:start + _IDS_PER_STATEMENT]
+        for row in await table.select(*flow.select_columns).where(table.id.is_in(chunk)):
+            if can_view(actor, row):
+                found[row["id"]] = row
+    return found
+
+
+_IDS_PER_STATEMENT = 5000
+
+
+async def apply_many(actor: Principal, flow: Flow, items: Sequence[tuple[Mapping[str, Any], Transition, str]]) -> None:
+    """Write many judged transitions of one flow at once, as `apply` writes one: one compare-and-set update
+    per (transition, note, version, state) group, the history events in one insert, an audit entry each
+    (chained at commit with the transaction's others), and the effects, those that can in one go."""
+    table: Any = flow.table
+    moment = now()
+    cleaned = [(row, transition, (note or "").strip()) for row, transition, note in items]
+    groups: dict[tuple[str, str, int, str], list[Mapping[str, Any]]] = {}
+    transitions: dict[str, Transition] = {}
+    for row, transition, note in cleaned:
+        groups.setdefault((transition.name, note, row["version"], row["state"]), []).append(row)
+        transitions[transition.name] = transition
+    for (name, note, version, state), rows in groups.items():
+        transition = transitions[name]
+        update: dict[Any, Any] = {table.state: transition.target, table.version: version + 1, table.updated_at: moment}
+        if transition.decision:
+            update.update({table.decided_by: actor.user_id, table.decided_at: moment, table.decision_note: note})
+        ids = [row["id"] for row in rows]
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start:start + _IDS_PER_STATEMENT]
+            # Compare-and-set, as `apply`: a record another transaction moved on is not updated.
+            changed = await table.update(update).where(
+                table.id.is_in(chunk) & (table.version == version) & (table.state == state)
+            ).returning(table.id)
+            if len(changed) != len(chunk):
+                missing = sorted(set(chunk) - {entry["id"] for entry in changed})[0]
+                raise Conflict(f"request {missing} was changed by someone else; reload it",
+                               code="changed_concurrently", params={"id": missing})
+    await db.bulk_insert(WorkflowEvent, [
+        {"flow": flow.name, "record_id": row["id"], "at": moment, "actor_id": actor.user_id, "actor": actor.label,
+         "transition": transition.name, "from_state": row["state"], "to_state": transition.target, "note": note}
+        for row, transition, note in cleaned
+    ])
+    for row, transition, note in cleaned:
+        audit.record(
+            actor, f"{flow.record_type}.{transition.name}", flow.record_type, row["id"],
+            before={"state": row["state"]}, after={"state": transition.target, "note": note or None},
+        )
+    steps: dict[str, list[Step]] = {}
+    for row, transition, note in cleaned:
+        steps.setdefault(transition.name, []).append(Step(actor, flow, row, transition, note))
+    for name, group in steps.items():
+        for effect in transitions[name].effects:
+            for_steps = getattr(effect, "for_steps", None)
+            if for_steps is not None:
+                await for_steps(group)
+            else:
+                for step in group:
+                    await effect(step)
 
 
 def _fail(outcome: Outcome, error: RegistryError) -> None:
