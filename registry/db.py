@@ -46,30 +46,43 @@ def sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
 
+# Reads outside a transaction go to a few shared connections per event loop, each with its own thread:
+# SQLite releases the GIL while it works, so reads of concurrent requests proceed side by side instead of
+# queueing behind one connection.
+READ_CONNECTIONS = 4
+
+
 class SharedConnectionSQLiteEngine(SQLiteEngine):
     """Piccolo opens a new SQLite connection (and its thread) for every query outside a transaction,
-    which costs more than most queries. This engine keeps one connection per event loop for those;
-    transactions still take a connection of their own. In autocommit mode, with WAL, each statement
-    sees the latest committed data."""
+    which costs more than most queries. This engine keeps a few connections per event loop for those (the
+    least busy one takes the next read); transactions still take a connection of their own. In autocommit
+    mode, with WAL, each statement sees the latest committed data."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shared: dict[int, Any] = {}
+        self._shared: dict[int, list[Any]] = {}
+        self._in_flight: dict[int, int] = {}
+
+    async def _open_shared(self) -> Any:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # A daemon worker thread: a connection nobody closed must not keep the process alive at exit
+        # (aiosqlite starts a plain thread, joined at interpreter shutdown).
+        worker = getattr(connection, "_thread", None)
+        if worker is not None:
+            worker.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
 
     async def _shared_connection(self) -> Any:
         loop = asyncio.get_running_loop()
-        connection = self._shared.get(id(loop))
-        if connection is None:
-            connection = aiosqlite.connect(**self.connection_kwargs)
-            # A daemon worker thread: a connection nobody closed must not keep the process alive at exit
-            # (aiosqlite starts a plain thread, joined at interpreter shutdown).
-            worker = getattr(connection, "_thread", None)
-            if worker is not None:
-                worker.daemon = True
-            await connection
-            connection.row_factory = dict_factory
-            await connection.execute("PRAGMA foreign_keys = 1")
-            self._shared[id(loop)] = connection
+        pool = self._shared.setdefault(id(loop), [])
+        idle = min(pool, key=lambda c: self._in_flight.get(id(c), 0), default=None)
+        if idle is not None and (self._in_flight.get(id(idle), 0) == 0 or len(pool) >= READ_CONNECTIONS):
+            return idle
+        connection = await self._open_shared()
+        pool.append(connection)
         return connection
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
@@ -78,10 +91,15 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             # A write outside db.transaction() (which should not happen) still never blocks the readers.
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
-        # Executed and fetched in one step on the connection's thread: were statements of concurrent
-        # requests left open between the two, the connection would stay inside one read transaction and
-        # keep reading an old snapshot (a person just created "not found").
-        return await connection.execute_fetchall(query, args or [])
+        key = id(connection)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            # Executed and fetched in one step on the connection's thread: were statements of concurrent
+            # requests left open between the two, the connection would stay inside one read transaction and
+            # keep reading an old snapshot (a person just created "not found").
+            return await connection.execute_fetchall(query, args or [])
+        finally:
+            self._in_flight[key] -= 1
 
     async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
                                           query_type: str = "generic", table: Any = None) -> Any:
@@ -101,9 +119,11 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         return connection
 
     async def close_shared(self) -> None:
-        connections, self._shared = list(self._shared.values()), {}
-        for connection in connections:
-            await connection.close()
+        pools, self._shared = list(self._shared.values()), {}
+        self._in_flight = {}
+        for pool in pools:
+            for connection in pool:
+                await connection.close()
 
 
 def _is_read(query: str) -> bool:
