@@ -298,10 +298,12 @@ async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
 _MAX_BOUND_VALUES = 30_000
 
 
-async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning: tuple[str, ...] = (),
+                      skip_conflicts_on: str | None = None) -> list[dict[str, Any]]:
     """Insert many rows in few statements, inside the current transaction. Piccolo builds each row's SQL in
     Python, which for tens of thousands of rows costs far more than the database's work; this binds the
-    values directly. Every row names the same columns. Returns the `returning` columns of each row."""
+    values directly. Every row names the same columns. Returns the `returning` columns of each row.
+    `skip_conflicts_on` names a unique column: rows clashing on it are skipped (and not returned)."""
     tx = _current_tx.get()
     if tx is None:
         raise RuntimeError("bulk_insert needs a transaction")
@@ -312,7 +314,8 @@ async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning:
     columns = list(rows[0])
     per_statement = max(1, _MAX_BOUND_VALUES // len(columns))
     quoted = ", ".join(f'"{column}"' for column in columns)
-    tail = f" RETURNING {', '.join(returning)}" if returning else ""
+    tail = f' ON CONFLICT ("{skip_conflicts_on}") DO NOTHING' if skip_conflicts_on else ""
+    tail += f" RETURNING {', '.join(returning)}" if returning else ""
     sqlite = isinstance(engine, SQLiteEngine)
     results: list[dict[str, Any]] = []
     for start in range(0, len(rows), per_statement):

@@ -360,6 +360,9 @@ async def import_bundle(
     _check_kind(kind)
     # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
     parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
+    known = await _rows_by_fingerprint([parsed.fingerprint for parsed in parsed_all])
+    # The links are the same for every end-entity certificate of the bundle: checked once per kind guessed.
+    resolved: dict[tuple[Any, ...], Links] = {}
     plan = []
     for parsed in parsed_all:
         if parsed.is_ca:
@@ -368,13 +371,71 @@ async def import_bundle(
             link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
                              custodian_person_id=custodian_person_id, kind=kind)
         links = None
-        if await find_by_fingerprint(parsed.fingerprint) is None:
-            links = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
-        plan.append((parsed, link_args, links))
-    results = []
+        if parsed.fingerprint not in known:
+            key = (parsed.kind, parsed.is_ca, *link_args.values())
+            if key not in resolved:
+                resolved[key] = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
+            links = resolved[key]
+        plan.append((parsed, links))
     async with db.transaction():
-        for parsed, link_args, links in plan:
-            results.append(await _import_parsed(actor, parsed, source=source, resolved=links, **link_args))
+        return await _import_planned(actor, plan, source)
+
+
+async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, Any]]:
+    wanted = sorted(set(fingerprints))
+    if not wanted:
+        return {}
+    rows = await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint.is_in(wanted))
+    return {row["fingerprint"]: row for row in rows}
+
+
+async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCertificate, Links | None]],
+                          source: str) -> list[tuple[dict[str, Any], bool]]:
+    """Inside the caller's transaction, set-based: the certificates not yet known inserted in one statement,
+    audited, then read back in one query. The bundle's order is kept; a certificate met twice, or known
+    already (imported meanwhile by someone else too), is reported as not created."""
+    known = await _rows_by_fingerprint([parsed.fingerprint for parsed, _links in plan])
+    moment = now()
+    new_rows, audited, seen = [], [], set()
+    for parsed, links in plan:
+        if parsed.fingerprint in known or parsed.fingerprint in seen:
+            continue
+        seen.add(parsed.fingerprint)
+        if links is None:
+            # Known when planned, gone since (it cannot be: certificates are never deleted); link nothing.
+            links = Links(kind=parsed.kind)
+        new_rows.append({
+            "fingerprint": parsed.fingerprint, "serial": parsed.serial, "subject": parsed.subject,
+            "issuer": parsed.issuer, "common_name": parsed.common_name, "email": parsed.email,
+            "search_key": _search_key(parsed.common_name, parsed.email), "not_before": parsed.not_before,
+            "not_after": parsed.not_after, "key_type": parsed.key_type, "key_size": parsed.key_size,
+            "key_usage": ",".join(parsed.key_usage), "is_ca": parsed.is_ca, "kind": links.kind, "der": parsed.der,
+            "holder": links.holder["id"] if links.holder else None,
+            "agency": links.agency["id"] if links.agency else None,
+            "custodian": links.custodian["id"] if links.custodian else None,
+            "revoked_at": None, "revocation_reason": "", "revocation_pending_since": None, "superseded_by": None,
+            "superseded_at": None, "source": source, "imported_at": moment, "imported_by": actor.user_id,
+        })
+        audited.append((parsed, links))
+    inserted = await db.bulk_insert(Certificate, new_rows, returning=("id", "fingerprint"),
+                                    skip_conflicts_on="fingerprint")
+    created = {entry["fingerprint"] for entry in inserted}
+    for parsed, links in audited:
+        if parsed.fingerprint in created:
+            audit.record(
+                actor, "certificate.import", "certificate", parsed.fingerprint,
+                after={
+                    "serial": parsed.serial, "subject": parsed.subject, "issuer": parsed.issuer,
+                    "not_before": parsed.not_before, "not_after": parsed.not_after, "source": source,
+                    **links.summary(),
+                },
+            )
+    rows = {**known, **await _rows_by_fingerprint([fingerprint for fingerprint in seen])}
+    results = []
+    for parsed, _links in plan:
+        is_new = parsed.fingerprint in created
+        created.discard(parsed.fingerprint)
+        results.append((certificate_json(rows[parsed.fingerprint]), is_new))
     return results
 
 
