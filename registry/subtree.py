@@ -47,7 +47,7 @@ def prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def within_subtrees(path_column: Any, paths: Iterable[str]) -> Any:
+def within_subtrees(path_column: Any, paths: Iterable[str], *, read_in_order: bool = True) -> Any:
     """A where-clause: `path_column` (an agency path, possibly through joins) lies in one of the
     subtrees rooted at `paths`. None when `paths` is empty.
 
@@ -55,7 +55,8 @@ def within_subtrees(path_column: Any, paths: Iterable[str]) -> Any:
     the clause asks for that column among the subtree's agency ids, `agency IN (SELECT id FROM agency WHERE
     path ...)`: the agency's path index finds the subtree and the record's agency index its rows, instead of
     every record being joined to its agency and its path compared (at a million certificates, the
-    difference between a millisecond and a second)."""
+    difference between a millisecond and a second). `read_in_order=False`: never read a wide subtree in
+    the list's order (see `_agency_among`), for lists whose page is long against the table (the inbox)."""
     from registry.db import is_sqlite
 
     outermost = _outermost(paths)
@@ -64,7 +65,7 @@ def within_subtrees(path_column: Any, paths: Iterable[str]) -> Any:
     sqlite = is_sqlite()
     chain = getattr(path_column._meta, "call_chain", None) or []
     if len(chain) == 1 and path_column._meta.name == "path":
-        return _agency_among(chain[0], outermost, sqlite)
+        return _agency_among(chain[0], outermost, sqlite, read_in_order)
     condition = None
     for path in outermost:
         if sqlite:
@@ -89,7 +90,7 @@ def subtree_sql(paths: Iterable[str], sqlite: bool, column: str = "path") -> tup
     return " OR ".join(clauses), values
 
 
-def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool) -> Any:
+def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool, read_in_order: bool = True) -> Any:
     from piccolo.columns.combination import WhereRaw
 
     table = foreign_key._meta.table._meta.tablename
@@ -99,7 +100,7 @@ def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool) -> Any:
     # checked against the subtree's ids, stopping at the page's end; for a narrow one, the agency index
     # finds its few rows, then they are sorted. SQLite's planner cannot tell the two apart, so a wide
     # subtree's condition is written `+column IN ...`, which keeps the agency index out of the choice.
-    share = share_of_agencies(paths) if sqlite else None
+    share = share_of_agencies(paths) if sqlite and read_in_order else None
     unary = "+" if share is not None and share > WIDE_SHARE else ""
     return WhereRaw(f'{unary}"{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})', *values)
 

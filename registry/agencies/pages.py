@@ -20,7 +20,5 @@ class AgencyPages(Controller):
 
     @get("/agencies/{code:str}")
     async def detail(self, request: Request, code: FromPath[str]) -> Template:
-        agency = await service.get_agency(code)
-        children = await service.list_agencies(parent_code=agency["code"], limit=1000)
-        parent = await service.get_agency(agency["parent_code"]) if agency["parent_code"] else None
+        agency, children, parent = await service.agency_page(code)
         return await render(request, "agencies/detail.html", agency=agency, children=children, parent=parent)

@@ -111,6 +111,16 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
     return [agency_json(row) for row in await query]
 
 
+async def agency_page(code: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """An agency's page: the agency with its names, its children and its parent (with its names); the
+    agency's row is read once, its children found by its id."""
+    row = await get_row(code)
+    names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)
+    children = await Agency.select(*SELECT_COLUMNS).where(Agency.parent == row["id"]).order_by(Agency.path).limit(1000)
+    parent = await get_agency(row["parent_code"]) if row.get("parent_code") else None
+    return agency_json(row, names), [agency_json(child) for child in children], parent
+
+
 async def tree() -> list[dict[str, Any]]:
     """Every agency in depth-first order with its depth, for the browsable tree page."""
     rows = await Agency.select(

@@ -250,6 +250,36 @@ def _own_condition(actor: Principal, table: Any) -> Any:
     return own
 
 
+def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | None, agency_code: str | None,
+                       mine: bool, kind: str | None, urgent_only: bool, extra_condition: Any) -> list[Any] | None:
+    """The where-clauses of `list_records`; None when the actor sees nothing."""
+    table: Any = flow.table
+    conditions = []
+    own = _own_condition(actor, table)
+    if mine:
+        if own is None:
+            return None
+        conditions.append(own)
+    elif not actor.is_system:
+        # Requests are few against certificates: a subtree's are found by agency and sorted.
+        scoped = permissions.scope(actor, "request.read", table.agency.path, read_in_order=False)
+        visible = own if scoped is None else (scoped if own is None else scoped | own)
+        if visible is None:
+            return None
+        conditions.append(visible)
+    if states:
+        conditions.append(table.state.is_in(list(states)))
+    if agency_code:
+        conditions.append(table.agency.code == agency_code.strip().upper())
+    if kind:
+        conditions.append(table.kind == kind)
+    if urgent_only:
+        conditions.append(table.urgent == True)  # noqa: E712
+    if extra_condition is not None:
+        conditions.append(extra_condition)
+    return conditions
+
+
 async def list_records(
     actor: Principal,
     flow: Flow,
@@ -266,29 +296,30 @@ async def list_records(
     oldest first."""
     await subtree.refresh_agency_paths()
     table: Any = flow.table
+    conditions = _record_conditions(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
+                                     urgent_only=urgent_only, extra_condition=extra_condition)
+    if conditions is None:
+        return []
     query = table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at).limit(limit)
-    own = _own_condition(actor, table)
-    if mine:
-        if own is None:
-            return []
-        query = query.where(own)
-    elif not actor.is_system:
-        scoped = permissions.scope(actor, "request.read", table.agency.path)
-        visible = own if scoped is None else (scoped if own is None else scoped | own)
-        if visible is None:
-            return []
-        query = query.where(visible)
-    if states:
-        query = query.where(table.state.is_in(list(states)))
-    if agency_code:
-        query = query.where(table.agency.code == agency_code.strip().upper())
-    if kind:
-        query = query.where(table.kind == kind)
-    if urgent_only:
-        query = query.where(table.urgent == True)  # noqa: E712
-    if extra_condition is not None:
-        query = query.where(extra_condition)
+    for condition in conditions:
+        query = query.where(condition)
     return [record_json(actor, flow, row) for row in await query]
+
+
+async def count_records(actor: Principal, flow: Flow, *, states: Iterable[str] | None = None, kind: str | None = None,
+                        extra_condition: Any = None, limit: int = 200) -> int:
+    """How many records `list_records` with the same filters would list, at most `limit`: one count, not
+    every row read and turned into JSON (the to-do counters of every page)."""
+    await subtree.refresh_agency_paths()
+    table: Any = flow.table
+    conditions = _record_conditions(actor, flow, states=states, agency_code=None, mine=False, kind=kind,
+                                    urgent_only=False, extra_condition=extra_condition)
+    if conditions is None:
+        return 0
+    query = table.select(table.id).limit(limit)
+    for condition in conditions:
+        query = query.where(condition)
+    return len(await query)
 
 
 # --- the inbox: what waits for a decision, across every flow ----------------------------------------
@@ -301,7 +332,7 @@ async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozense
         return None
     table: Any = flow.table
     approve = flow.machine.transitions[flow.machine.approve]
-    scoped = permissions.scope(actor, approve.action, table.agency.path)
+    scoped = permissions.scope(actor, approve.action, table.agency.path, read_in_order=False)
     if scoped is None:
         return None
     condition = table.state.is_in(sorted(flow.machine.awaiting_decision)) & scoped
