@@ -73,9 +73,10 @@ async def mark_read(actor: Principal, url: str | None = None) -> None:
     """Bookkeeping of what the user has seen: not a change of registry data, so not audited."""
     if actor.user_id is None:
         return
-    query = Notification.update({Notification.read_at: now()}).where(
-        (Notification.user == actor.user_id) & Notification.read_at.is_null()
-    )
+    condition = (Notification.user == actor.user_id) & Notification.read_at.is_null()
     if url is not None:
-        query = query.where(Notification.url == url)
-    await query
+        condition = condition & (Notification.url == url)
+    # Most page views have nothing to mark: a read finds out, so that they take no write lock.
+    if not await Notification.exists().where(condition):
+        return
+    await Notification.update({Notification.read_at: now()}).where(condition)
