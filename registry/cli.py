@@ -102,6 +102,10 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     settings = load_settings()
     if demo:
         settings = settings.with_changes(dev_ca=True)
+    if not settings.public_url:
+        # What the test CA writes as its CRL address: where this server listens.
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.with_changes(public_url=f"http://{shown_host}:{port}")
 
     async def prepare(settings: Settings) -> Settings:
         await db.migrate()

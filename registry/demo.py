@@ -97,13 +97,13 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     from cryptography.x509 import NameAttribute
     from cryptography.x509.oid import NameOID
 
-    from registry.certs import devca
     from registry.certs import service as certs
     from registry.certs.tables import Certificate, CertRequest
+    from registry.devca import service as devca
 
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
-    ca = devca.load_or_create(settings.data_dir)
+    ca = devca.get_ca(settings)
     start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:

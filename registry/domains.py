@@ -117,8 +117,9 @@ def standard_domains() -> list[Domain]:
     from registry.auth.plugin import DOMAIN as auth
     from registry.batches.plugin import DOMAIN as batches
     from registry.certs.plugin import DOMAIN as certs
+    from registry.devca.plugin import DOMAIN as devca
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, accounts, batches, notify, workflow]
+    return [agencies, people, auth, audit, certs, devca, accounts, batches, notify, workflow]

@@ -40,6 +40,13 @@ class Settings:
     # Addresses or networks of the TLS proxies in front of the registry: only from these are
     # X-Forwarded-Proto / X-Forwarded-For / X-Request-ID believed.
     trusted_proxies: tuple[str, ...] = ()
+    # Where the registry is reached from outside (REGISTRY_PUBLIC_URL), for addresses written into what
+    # leaves it: the test CA's CRL distribution point. Empty: the address `serve` listens on.
+    public_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
 
     @property
     def engine_name(self) -> str:
@@ -62,6 +69,7 @@ class Settings:
             cookie_secure=(env.get("REGISTRY_COOKIE_SECURE") or "auto").strip().lower(),
             renewal_window_days=int(env.get("REGISTRY_RENEWAL_WINDOW_DAYS") or 90),
             trusted_proxies=parse_addresses(env.get("REGISTRY_TRUSTED_PROXIES") or ""),
+            public_url=(env.get("REGISTRY_PUBLIC_URL") or "").strip(),
         )
 
     def with_changes(self, **changes) -> Settings:

@@ -28,6 +28,7 @@ async def test_demo_loads_once_with_certificates_and_waiting_requests(migrated, 
     assert "thử nghiệm" in parsed.issuer.rfc4514_string()
     assert {row["state"] for row in await Request.select(Request.state)} == {"submitted"}
     assert (await audit.verify()).ok
-    assert (settings.data_dir / "dev-ca" / "ca-key.pem").stat().st_mode & 0o777 == 0o600
+    for key in ("root-key.pem", "issuing-key.pem"):
+        assert (settings.data_dir / "dev-ca" / key).stat().st_mode & 0o777 == 0o600
     operator_agency = await Agency.select(Agency.code).where(Agency.code == OPERATOR_AGENCY).first()
     assert operator_agency is not None

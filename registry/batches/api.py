@@ -2,19 +2,76 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from registry.batches import handover, service
-from registry.batches.schemas import BatchAdd, BatchCreate, BatchOut, Dispatch, HandoverDate, HandoverLists, Receipt
+from registry.batches import handover, results, service
+from registry.batches.schemas import (
+    BatchAdd,
+    BatchCreate,
+    BatchOut,
+    Dispatch,
+    HandoverDate,
+    HandoverLists,
+    Receipt,
+    ResultsIn,
+    ResultsOut,
+)
+from registry.errors import Invalid
 from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in
 
 
 def batch_out(body: dict) -> BatchOut:
     return msgspec.convert(body, BatchOut)
+
+
+def results_out(report: dict) -> ResultsOut:
+    return msgspec.convert(report, ResultsOut)
+
+
+def _certificate_text(index: int, text: str) -> bytes:
+    """A certificate given in JSON: PEM text, or DER in base64."""
+    if "-----BEGIN" in text:
+        return text.encode()
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(f"certificates[{index}] is neither PEM nor base64", code="results_file_invalid",
+                      params={"name": f"certificates[{index}]"}, fields={"certificates": "PEM hoặc base64"}) from None
+
+
+async def read_results(request: Request) -> tuple[list[tuple[str, bytes]], list | None]:
+    """(files, outcomes) from multipart (`file` repeatable, `outcomes` JSON), JSON (ResultsIn), or a raw file."""
+    content_type = request.content_type[0]
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form()
+        files = [(upload.filename or f"file-{n}", await upload.read())
+                 for n, upload in enumerate(form.getall("file") if "file" in form else []) if hasattr(upload, "read")]
+        raw = form.get("outcomes")
+        outcomes = None
+        if isinstance(raw, str) and raw.strip():
+            try:
+                outcomes = json.loads(raw)
+            except ValueError:
+                raise Invalid("outcomes is not JSON", code="invalid_json", fields={"outcomes": "không phải JSON"}) from None
+        return files, outcomes
+    body = await request.body()
+    if content_type == "application/json":
+        try:
+            data = msgspec.json.decode(body, type=ResultsIn)
+        except msgspec.ValidationError as error:
+            raise Invalid(f"invalid results: {error}", code="invalid_input", fields={"body": str(error)}) from None
+        except msgspec.DecodeError:
+            raise Invalid("the body is not JSON", code="invalid_json", fields={"body": "không phải JSON"}) from None
+        files = [(f"certificates[{n}]", _certificate_text(n, text)) for n, text in enumerate(data.certificates)]
+        return files, data.outcomes
+    return ([("body", body)] if body else []), None
 
 
 class BatchController(Controller):
@@ -62,6 +119,21 @@ class BatchController(Controller):
         """The batch left for the CA under `dispatch_no`: state `sent`, its files kept as sent."""
         return batch_out(await service.mark_sent(principal, batch_id, data.dispatch_no,
                                                  data.dispatched_on.isoformat() if data.dispatched_on else None))
+
+    @post("/{batch_id:int}/results", status_code=200, responses=problems(401, 403, 404, 409, 413, 422))
+    async def results(self, principal: CurrentPrincipal, request: Request, batch_id: FromPath[int]) -> ResultsOut:
+        """What the CA returned: certificates (PEM, DER, PKCS#7 or a ZIP of them; JSON `certificates`,
+        multipart `file`, or the raw body) matched to their requests by citizen ID, email, subject or the old
+        serial, and `outcomes` (`[{"request_id" | "old_serial", "outcome": "fulfilled" | "failed", "reason",
+        "revoked_at", "certificate"}]`). All or nothing; importing the same results again changes nothing;
+        certificates that match no request are kept and reported under `unmatched`."""
+        files, outcomes = await read_results(request)
+        return results_out(await results.import_results(principal, batch_id, files, outcomes))
+
+    @post("/{batch_id:int}/dev-ca", status_code=200, responses=problems(401, 403, 404, 409))
+    async def dev_ca(self, principal: CurrentPrincipal, settings: AppSettings, batch_id: FromPath[int]) -> ResultsOut:
+        """Fulfil a sent batch with the built-in TEST CA (only when it is enabled: --demo or REGISTRY_DEV_CA=1)."""
+        return results_out(await results.fulfil_with_dev_ca(principal, settings, batch_id))
 
 
 class HandoverController(Controller):

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from registry.auth.permissions import may as may_do
 from registry.auth.principal import Principal
-from registry.batches import forms, handover, service
+from registry.batches import forms, handover, results, service
 from registry.certs.requests import KIND_LABELS
 from registry.errors import NotFound, RegistryError
 from registry.http import AppSettings, CurrentPrincipal, may, signed_in
@@ -62,10 +62,49 @@ class BatchPages(Controller):
         return await self._detail(request, principal, batch_id)
 
     async def _detail(self, request: Request, principal: Principal, batch_id: int, *, error: str = "",
-                      values: dict[str, str] | None = None, status_code: int = 200) -> Template:
+                      values: dict[str, str] | None = None, status_code: int = 200,
+                      report: dict[str, Any] | None = None) -> Template:
         batch = await service.get_batch(principal, batch_id)
+        dev_ca = request.app.state.settings.dev_ca
         return await render(request, "batches/detail.html", status_code=status_code, batch=batch, error=error,
-                            values=values or {}, forms=forms, units=handover.units_of(batch))
+                            values=values or {}, forms=forms, units=handover.units_of(batch), report=report,
+                            dev_ca=dev_ca)
+
+    @post("/batches/{batch_id:int}/results")
+    async def results(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:
+        """The CA's answer from the page: files, and per request an outcome (and the CA's reason)."""
+        form = await request.form()
+        files = [(upload.filename or "tep", await upload.read())
+                 for upload in (form.getall("file") if "file" in form else []) if hasattr(upload, "read")]
+        files = [(name, content) for name, content in files if content]
+        values = {key: str(value) for key, value in form.items() if key.startswith(("outcome_", "reason_"))}
+        outcomes = []
+        for key, outcome in values.items():
+            if key.startswith("outcome_") and outcome in results.OUTCOMES and key[8:].isdigit():
+                request_id = int(key[8:])
+                outcomes.append({"request_id": request_id, "outcome": outcome,
+                                 "reason": values.get(f"reason_{request_id}", "") or None})
+        outcomes = [{k: v for k, v in entry.items() if v is not None} for entry in outcomes]
+        try:
+            report = await results.import_results(principal, batch_id, files, outcomes)
+        except RegistryError as error:
+            if error.status_code not in (404, 409, 413, 422):
+                raise
+            return await self._detail(request, principal, batch_id, error=message_for(error), values=values,
+                                      status_code=error.status_code)
+        return await self._detail(request, principal, batch_id, report=report)
+
+    @post("/batches/{batch_id:int}/dev-ca")
+    async def dev_ca(self, request: Request, principal: CurrentPrincipal, settings: AppSettings,
+                     batch_id: FromPath[int]) -> Any:
+        try:
+            report = await results.fulfil_with_dev_ca(principal, settings, batch_id)
+        except RegistryError as error:
+            if error.status_code not in (404, 409, 422):
+                raise
+            return await self._detail(request, principal, batch_id, error=message_for(error),
+                                      status_code=error.status_code)
+        return await self._detail(request, principal, batch_id, report=report)
 
     @post("/batches/{batch_id:int}/sent")
     async def sent(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:

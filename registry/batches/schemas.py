@@ -30,6 +30,13 @@ class BatchFileOut(msgspec.Struct):
     created_at: datetime
 
 
+class UnmatchedOut(msgspec.Struct):
+    fingerprint: str
+    subject: str
+    reason: str
+    received_at: datetime
+
+
 class BatchCounts(msgspec.Struct):
     by_form: dict[str, int]
     by_state: dict[str, int]
@@ -41,6 +48,8 @@ class BatchOut(RecordOut, kw_only=True):
     requests: list[dict[str, Any]] = []
     counts: BatchCounts | None = None
     files: list[BatchFileOut] = []
+    # Certificates the CA returned that matched no request (kept in the registry, unlinked).
+    unmatched: list[UnmatchedOut] = []
 
 
 class Receipt(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,3 +65,35 @@ class HandoverLists(msgspec.Struct):
     awaiting_receipt: list[dict[str, Any]]
     not_handed_to_holder: list[dict[str, Any]]
     tokens_to_return: list[dict[str, Any]]
+
+
+class ResultsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What the CA returned, as JSON: certificates as PEM text (or base64 DER), and the outcomes it stated.
+    The same can come as multipart (fields `file`, repeatable, and `outcomes`, JSON) or as a raw file."""
+
+    certificates: list[str] = []
+    outcomes: list[dict[str, Any]] = []
+
+
+class ResultOutcome(msgspec.Struct):
+    request_id: int
+    outcome: str  # fulfilled or failed
+    certificate: str | None
+    # False when the same result had already been recorded (importing twice changes nothing).
+    changed: bool
+
+
+class ReturnedCertificate(msgspec.Struct):
+    fingerprint: str
+    subject: str
+    reason: str
+    changed: bool = False
+
+
+class ResultsOut(msgspec.Struct):
+    batch: BatchOut
+    outcomes: list[ResultOutcome]
+    # Certificates that matched no request: kept in the registry and listed on the batch.
+    unmatched: list[ReturnedCertificate]
+    # CA certificates that came along in a chain.
+    ignored: list[ReturnedCertificate]

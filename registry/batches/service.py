@@ -16,7 +16,7 @@ from registry.agencies import service as agencies
 from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.batches import forms
-from registry.batches.tables import Batch, BatchFile
+from registry.batches.tables import Batch, BatchFile, BatchUnmatched
 from registry.certs import requests as cert_requests
 from registry.certs import service as certs
 from registry.certs.tables import CertRequest
@@ -59,7 +59,7 @@ BATCH_FLOW = engine.Flow(
 )
 
 
-def _require_operator(actor: Principal) -> None:
+def require_operator(actor: Principal) -> None:
     if not may(actor, "request.process"):
         raise Forbidden("only DoIT staff handle batches to the CA", code="not_permitted")
 
@@ -100,7 +100,7 @@ async def _judge_all(actor: Principal, ids: Sequence[int], transition: str) -> l
 
 
 async def create_batch(actor: Principal, settings: Settings, request_ids: Any) -> dict[str, Any]:
-    _require_operator(actor)
+    require_operator(actor)
     ids = _check_ids(request_ids)
     async with db.transaction():
         judged = await _judge_all(actor, ids, "batch")
@@ -124,7 +124,7 @@ async def _draft(actor: Principal, batch_id: int) -> dict[str, Any]:
 
 
 async def add_requests(actor: Principal, batch_id: int, request_ids: Any) -> dict[str, Any]:
-    _require_operator(actor)
+    require_operator(actor)
     ids = _check_ids(request_ids)
     async with db.transaction():
         await _draft(actor, batch_id)
@@ -135,7 +135,7 @@ async def add_requests(actor: Principal, batch_id: int, request_ids: Any) -> dic
 
 async def remove_request(actor: Principal, batch_id: int, request_id: int) -> dict[str, Any]:
     """Take a request out before the batch is sent: it waits, approved, for another batch."""
-    _require_operator(actor)
+    require_operator(actor)
     async with db.transaction():
         await _draft(actor, batch_id)
         row = await engine.get_visible_row(actor, CERT_FLOW, request_id)
@@ -156,7 +156,7 @@ async def requests_in(actor: Principal, batch_id: int) -> list[dict[str, Any]]:
 
 
 async def get_batch(actor: Principal, batch_id: int) -> dict[str, Any]:
-    _require_operator(actor)
+    require_operator(actor)
     body = await engine.get_record(actor, BATCH_FLOW, batch_id)
     items = await requests_in(actor, batch_id)
     body["requests"] = items
@@ -167,11 +167,14 @@ async def get_batch(actor: Principal, batch_id: int) -> dict[str, Any]:
     files = await BatchFile.select(BatchFile.name, BatchFile.sha256, BatchFile.created_at).where(
         BatchFile.batch == batch_id).order_by(BatchFile.id)
     body["files"] = files
+    body["unmatched"] = await BatchUnmatched.select(
+        BatchUnmatched.fingerprint, BatchUnmatched.subject, BatchUnmatched.reason, BatchUnmatched.received_at,
+    ).where(BatchUnmatched.batch == batch_id).order_by(BatchUnmatched.id)
     return body
 
 
 async def list_batches(actor: Principal, limit: int = 200) -> list[dict[str, Any]]:
-    _require_operator(actor)
+    require_operator(actor)
     rows = await engine.list_records(actor, BATCH_FLOW, limit=limit)
     return sorted(rows, key=lambda r: r["created_at"], reverse=True)
 
@@ -179,7 +182,7 @@ async def list_batches(actor: Principal, limit: int = 200) -> list[dict[str, Any
 async def approved_queue(actor: Principal, *, kind: str | None = None, agency_code: str | None = None,
                          limit: int = 1000) -> list[dict[str, Any]]:
     """Approved requests in no batch yet: urgent revocations first, then oldest first."""
-    _require_operator(actor)
+    require_operator(actor)
     return await engine.list_records(actor, CERT_FLOW, states=["approved"], kind=kind or None,
                                      agency_code=agency_code or None, limit=limit)
 
@@ -218,7 +221,7 @@ def _files(batch: Mapping[str, Any], rows: list[dict[str, Any]]) -> dict[str, tu
 
 async def export(actor: Principal, batch_id: int, fmt: str) -> tuple[bytes, str, str]:
     """(content, media type, file name). Once sent, the files exactly as sent; before, as they stand."""
-    _require_operator(actor)
+    require_operator(actor)
     if fmt not in (*FORMATS, "manifest"):
         raise Invalid("format is xlsx, csv, json or manifest", code="invalid_format",
                       fields={"format": "xlsx, csv, json or manifest"})
@@ -234,7 +237,7 @@ async def export(actor: Principal, batch_id: int, fmt: str) -> tuple[bytes, str,
 
 async def mark_sent(actor: Principal, batch_id: int, dispatch_no: Any, dispatched_on: Any = None) -> dict[str, Any]:
     """The batch left for the CA under `dispatch_no`: its files are frozen, it and its requests are sent."""
-    _require_operator(actor)
+    require_operator(actor)
     errors = validation.FieldErrors()
     number = errors.check("dispatch_no", dispatch_no, lambda v: validation.text(v, max_length=100))
     day = errors.check("dispatched_on", dispatched_on, lambda v: validation.iso_date(v, required=False))

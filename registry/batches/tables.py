@@ -23,3 +23,14 @@ class BatchFile(Table, tablename="ca_batch_file"):
     content = Bytea()
     sha256 = Varchar(length=64)
     created_at = Timestamptz()
+
+
+class BatchUnmatched(Table, tablename="ca_batch_unmatched"):
+    """A certificate the CA returned with a batch that matched none of its requests: kept in the registry
+    (unlinked) and listed here until someone links it, so nothing the CA sent is ever dropped."""
+
+    batch = ForeignKey(references=Batch, on_delete=OnDelete.cascade, index=True)
+    fingerprint = Varchar(length=64)
+    subject = Varchar(length=2000)
+    reason = Varchar(length=200)
+    received_at = Timestamptz()

@@ -683,3 +683,10 @@ async def list_for_person(person_id: int) -> list[dict[str, Any]]:
         Certificate.not_after, ascending=False
     )
     return [certificate_json(row) for row in rows]
+
+
+async def revocations_issued_by(issuer: str) -> list[dict[str, Any]]:
+    """Every certificate of issuer `issuer` (RFC 4514, as stored) the registry knows revoked: serial (hex),
+    revoked_at and reason. What a CA that keeps its records here puts on its CRL."""
+    return await Certificate.select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason).where(
+        (Certificate.issuer == issuer) & Certificate.revoked_at.is_not_null()).order_by(Certificate.id)
