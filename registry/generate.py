@@ -4,7 +4,8 @@ state of the certificate machine with their history, CA batches, users (a clerk 
 an operator and an administrator at the root) and the audit entries that go with all of it, chained as
 the audit module chains them (`registry audit verify` passes).
 
-Written set-based: rows are built in Python and inserted many per statement (`db.bulk_insert`) in a few
+Written set-based: rows are built in Python and inserted many per statement (`db.bulk_insert`; COPY on
+PostgreSQL, whose statements bind at most 32,767 values) in a few
 big transactions, never through the ORM row by row; certificates are real X.509 (DER signed by a
 generated CA), built in a process pool. Only into an empty database: generated rows next to real ones
 would be indistinguishable.
@@ -136,7 +137,7 @@ class _Chain:
 
     async def flush(self) -> None:
         if self.pending:
-            await db.bulk_insert(AuditEntry, self.pending)
+            await _insert(AuditEntry, self.pending)
             self.written += len(self.pending)
             self.pending = []
 
@@ -340,8 +341,8 @@ async def _generate_all(size: Size, seed: int, password_hash: str, say: Callable
             chain.add(moment, "agency.create", "agency", code,
                       after={"code": code, "name": name, "short_name": short,
                              "parent_code": parent_row["code"] if parent_row else None})
-        await db.bulk_insert(_table("agency"), agencies)
-        await db.bulk_insert(_table("agency_name"), [
+        await _insert(_table("agency"), agencies)
+        await _insert(_table("agency_name"), [
             {"agency": row["id"], "name": row["name"], "short_name": row["short_name"], "valid_from": moment,
              "valid_to": None} for row in agencies])
         await chain.close()
@@ -367,9 +368,9 @@ async def _generate_all(size: Size, seed: int, password_hash: str, say: Callable
             chain.add(moment, "person.create", "person", person_id,
                       after={"full_name": name, "agency_code": agency["code"], "email": row["email"]})
             if len(people) % 50_000 == 0:
-                await db.bulk_insert(_table("person"), people[-50_000:])
+                await _insert(_table("person"), people[-50_000:])
                 await chain.flush()
-        await db.bulk_insert(_table("person"), people[len(people) - len(people) % 50_000:])
+        await _insert(_table("person"), people[len(people) - len(people) % 50_000:])
         await chain.close()
     summary.people = len(people)
     say(f"{len(people):,} people")
@@ -407,8 +408,8 @@ async def _generate_all(size: Size, seed: int, password_hash: str, say: Callable
                 chain.add(moment, "user.create", "user", username,
                           after={"username": username, "person_id": person["id"], "roles": [role],
                                  "agency_code": agency["code"]})
-        await db.bulk_insert(_table("user_account"), users)
-        await db.bulk_insert(_table("role_assignment"), roles)
+        await _insert(_table("user_account"), users)
+        await _insert(_table("role_assignment"), roles)
         await chain.close()
     summary.users = len(users)
     say(f"{len(users):,} users")
@@ -433,6 +434,19 @@ async def _analyze() -> None:
     """The planner's statistics for the tables just filled (outside the transaction: PostgreSQL's ANALYZE
     may run inside one, but SQLite's statistics are best taken of the committed tables)."""
     await AuditEntry.raw("ANALYZE")
+
+
+async def _insert(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Many rows into `table` inside the current transaction: multi-row INSERTs on SQLite, COPY on PostgreSQL."""
+    if not rows:
+        return
+    if db.is_sqlite():
+        await db.bulk_insert(table, rows)
+        return
+    connection = db.current_engine().current_transaction.get().connection
+    columns = list(rows[0])
+    await connection.copy_records_to_table(table._meta.tablename, columns=columns,
+                                           records=[tuple(row[column] for column in columns) for row in rows])
 
 
 def _table(name: str) -> Any:
@@ -563,7 +577,7 @@ async def _write_certificates(size: Size, rng: random.Random, agencies: list[dic
                 links = [(row["id"], row["superseded_by"]) for row in rows if row["superseded_by"]]
                 for row in rows:
                     row["superseded_by"] = None
-                await db.bulk_insert(_table("certificate"), rows)
+                await _insert(_table("certificate"), rows)
                 await _set_superseded_by(links)
                 await chain.flush()
                 next_id += len(chunk)
@@ -690,14 +704,14 @@ async def _write_requests(size: Size, rng: random.Random, agencies: list[dict[st
         # Batch ids are plain integers on the requests (no foreign key): the batches go in last.
         for batch in batches:
             del batch["_members"]
-        await db.bulk_insert(_table("ca_batch"), batches)
+        await _insert(_table("ca_batch"), batches)
         await chain.close()
     return size.requests, len(batches), event_count
 
 
 async def _flush_requests(requests: list[dict[str, Any]], events: list[dict[str, Any]], chain: _Chain) -> int:
-    await db.bulk_insert(_table("cert_request"), requests)
-    await db.bulk_insert(_table("workflow_event"), events)
+    await _insert(_table("cert_request"), requests)
+    await _insert(_table("workflow_event"), events)
     await chain.flush()
     count = len(events)
     requests.clear()
