@@ -18,6 +18,7 @@ from typing import Any
 AGENCY_PATHS_MAX_AGE = 60.0
 # A subtree holding more than this share of the agencies is "wide".
 WIDE_SHARE = 0.02
+MOST_OF_THE_TREE = 0.5
 _agency_paths: list[str] = []
 _agency_paths_loaded = -AGENCY_PATHS_MAX_AGE
 
@@ -100,8 +101,10 @@ def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool, read_in_orde
     # checked against the subtree's ids, stopping at the page's end; for a narrow one, the agency index
     # finds its few rows, then they are sorted. SQLite's planner cannot tell the two apart, so a wide
     # subtree's condition is written `+column IN ...`, which keeps the agency index out of the choice.
-    share = share_of_agencies(paths) if sqlite and read_in_order else None
-    unary = "+" if share is not None and share > WIDE_SHARE else ""
+    # Lists with long pages against the table (read_in_order=False) still leave the agency index out for
+    # a subtree holding most of the tree (the province): other filters (state, kind) serve better.
+    share = share_of_agencies(paths) if sqlite else None
+    unary = "+" if share is not None and share > (WIDE_SHARE if read_in_order else MOST_OF_THE_TREE) else ""
     return WhereRaw(f'{unary}"{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})', *values)
 
 
