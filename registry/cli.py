@@ -109,6 +109,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
 
     async def prepare(settings: Settings) -> Settings:
         await db.migrate()
+        await _default_trust_anchor()
         if demo:
             from registry.demo import load_demo, print_credentials
 
@@ -132,12 +133,21 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     server.serve(target_loader=partial(create_app, settings), wrap_loader=False)
 
 
+async def _default_trust_anchor() -> None:
+    """A new installation trusts the government CA's G2 root (kept in the package) from the start."""
+    from registry.trust import service as trust
+
+    await trust.ensure_default_anchor()
+
+
 @cli.command()
 def migrate() -> None:
     """Apply pending database migrations."""
 
     async def work(_settings: Settings) -> list[str]:
-        return await db.migrate()
+        applied = await db.migrate()
+        await _default_trust_anchor()
+        return applied
 
     applied = run(work, applies_migrations=True)
     click.echo(f"applied {len(applied)} migration(s)" if applied else "no pending migrations")

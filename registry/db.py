@@ -82,6 +82,13 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         if idle is not None and (self._in_flight.get(id(idle), 0) == 0 or len(pool) >= READ_CONNECTIONS):
             return idle
         connection = await self._open_shared()
+        pool = self._shared.setdefault(id(loop), [])
+        if len(pool) >= READ_CONNECTIONS:
+            # Concurrent first queries each opened one while awaiting: keep those of the pool, close this one
+            # (every connection kept is in the pool, so that close_shared closes it: a connection left open
+            # would go on reading a replaced database file).
+            await connection.close()
+            return min(pool, key=lambda c: self._in_flight.get(id(c), 0))
         pool.append(connection)
         return connection
 

@@ -79,7 +79,60 @@ async def load_demo(settings: Settings) -> list[tuple[DemoUser, str]]:
             )
         credentials.append((user, password))
     await _load_certificates_and_requests(settings, actor)
+    await _load_specimens()
     return credentials
+
+
+def _demo_image(kind: str) -> bytes:
+    """A red seal or a blue signature on a transparent background, drawn here (no file to ship)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    if kind == "org":
+        image = Image.new("RGBA", (240, 240), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((10, 10, 230, 230), outline=(200, 16, 32, 255), width=10)
+        draw.ellipse((45, 45, 195, 195), outline=(200, 16, 32, 255), width=4)
+        draw.regular_polygon((120, 120, 40), 5, fill=(200, 16, 32, 255))
+    else:
+        image = Image.new("RGBA", (320, 120), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(image)
+        draw.line((15, 90, 60, 20, 95, 95, 150, 30, 190, 85, 300, 40), fill=(16, 48, 180, 255), width=6, joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _load_specimens() -> None:
+    """The city's seal and its chairman's signature published, with the city's mailbox (once)."""
+    from registry.certs.tables import Certificate
+    from registry.specimens import service as specimens
+    from registry.specimens.tables import Mailbox, Specimen
+
+    if await Specimen.count() > 0 or await Mailbox.count() > 0:
+        return
+    clerk = await auth.load_principal((await auth.get_user("vanthu"))["id"], via="demo")
+    operator = await auth.load_principal((await auth.get_user("vanhanh"))["id"], via="demo")
+    city = "000.00.21.H49"
+    agency = await agencies.get_row(city)
+    seal = await Certificate.select(Certificate.fingerprint).where(
+        (Certificate.agency == agency["id"]) & (Certificate.kind == "org")).first()
+    head = await Certificate.select(Certificate.fingerprint).where(
+        Certificate.holder == (await auth.get_user("thutruong"))["person"]).first()
+    if seal is None or head is None or clerk is None or operator is None:
+        return
+    submitted = [
+        await specimens.submit_specimen(clerk, {"kind": "org", "agency_code": city, "certificate": seal["fingerprint"]},
+                                        _demo_image("org")),
+        await specimens.submit_specimen(clerk, {"kind": "leader", "agency_code": city, "certificate": head["fingerprint"],
+                                                "full_name": "Phạm Đức Trưởng", "position": "Chủ tịch UBND thành phố"},
+                                        _demo_image("leader")),
+    ]
+    for item in submitted:
+        await specimens.publish(operator, specimens.SPECIMEN_FLOW, item["id"])
+    mailbox = await specimens.propose_mailbox(clerk, city, "vanthu.halong@quangninh.gov.vn", source="demo")
+    await specimens.publish(operator, specimens.MAILBOX_FLOW, mailbox["id"])
 
 
 # (holder user name or None for the agency's seal, agency, days of validity left)
@@ -104,6 +157,8 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
     if await Certificate.count().where(Certificate.source == "dev_ca") > 0:
         return
     ca = devca.get_ca(settings)
+    # Its root, issuing CA and CRLs in the trust store, so that what it issues verifies on import.
+    await devca.publish_to_trust_store(settings, actor)
     start = datetime.now(UTC)
     fingerprints = {}
     for username, agency_code, days_left in DEMO_CERTIFICATES:
@@ -121,8 +176,9 @@ async def _load_certificates_and_requests(settings: Settings, actor) -> None:
             attributes += [NameAttribute(NameOID.ORGANIZATION_NAME, parent["name"] if parent else agency["name"]),
                            NameAttribute(NameOID.COMMON_NAME, agency["name"].upper())]
             person_id, email = None, None
-        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=3 * 365 - days_left), days=3 * 365,
-                          email=email)
+        # Issued in the past (a certificate dated ahead would not verify yet), expiring in `days_left` days.
+        age = max(3 * 365 - days_left, 1)
+        issued = ca.issue(Name(attributes), not_before=start - timedelta(days=age), days=age + days_left, email=email)
         custodian = (await auth.get_user("vanthu"))["person"] if username is None else None
         created, _ = await certs.import_certificate(
             actor, issued.public_bytes(serialization.Encoding.PEM), holder_person_id=person_id,

@@ -120,6 +120,9 @@ def standard_domains() -> list[Domain]:
     from registry.devca.plugin import DOMAIN as devca
     from registry.notify.plugin import DOMAIN as notify
     from registry.people.plugin import DOMAIN as people
+    from registry.publish.plugin import DOMAIN as publish
+    from registry.specimens.plugin import DOMAIN as specimens
+    from registry.trust.plugin import DOMAIN as trust
     from registry.workflow.plugin import DOMAIN as workflow
 
-    return [agencies, people, auth, audit, certs, devca, accounts, batches, notify, workflow]
+    return [agencies, people, auth, audit, certs, devca, accounts, batches, notify, workflow, trust, specimens, publish]

@@ -21,6 +21,7 @@ class RegistryError(Exception):
         fields: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        field_codes: dict[str, str | tuple[str, dict[str, Any]]] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
@@ -29,6 +30,13 @@ class RegistryError(Exception):
         self.extra = extra or {}
         # Values the catalogue's message for `code` may name ({id}, {state}, ...).
         self.params = params or {}
+        # What a page shows beside each field: the catalogue's message for a code (with its values), the
+        # error's own unless the raiser names a more precise one. `fields` keeps the API's English words.
+        self.field_codes: dict[str, tuple[str, dict[str, Any]]] = {
+            field: (self.code, self.params) for field in self.fields
+        }
+        for field, field_code in (field_codes or {}).items():
+            self.field_codes[field] = (field_code, {}) if isinstance(field_code, str) else field_code
 
 
 class Invalid(RegistryError):
@@ -76,8 +84,8 @@ class TooManyRequests(RegistryError):
     title = "Too many requests"
     default_code = "too_many_requests"
 
-    def __init__(self, detail: str, *, retry_after: int, code: str | None = None):
-        super().__init__(detail, code=code)
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None, params: dict[str, Any] | None = None):
+        super().__init__(detail, code=code, params=params)
         self.retry_after = retry_after
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
@@ -26,12 +27,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from registry import db
+from registry import db, messages
 from registry.auth import service as auth
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
@@ -114,8 +116,25 @@ class ProblemField(msgspec.Struct):
     code: str | None = None
 
 
+class ItemOutcome(msgspec.Struct):
+    """One item of a list judged whole (decisions, a batch's requests): whether it could be done, and if
+    not, its status, code and the reason in Vietnamese."""
+
+    id: Any
+    ok: bool
+    domain: str | None = None
+    decision: str | None = None
+    state: str | None = None
+    status: int | None = None
+    code: str | None = None
+    error: str | None = None
+
+
 class Problem(msgspec.Struct):
-    """An error as RFC 9457 problem details, with the registry's stable `code`."""
+    """An error as RFC 9457 problem details, with the registry's stable `code` (scripts branch on it; the
+    words of `detail` may change). Besides: the offending fields (`errors`), and where they apply the
+    outcome of every item of a list judged whole (`results`), the lines of a refused CSV (`problems`),
+    the open request that blocks a new one (`open_request`), the id of a logged failure (`request_id`)."""
 
     title: str
     status: int
@@ -123,6 +142,10 @@ class Problem(msgspec.Struct):
     code: str
     type: str = "about:blank"
     errors: list[ProblemField] | None = None
+    results: list[ItemOutcome] | None = None
+    problems: list[str] | None = None
+    open_request: int | None = None
+    request_id: str | None = None
 
 
 _PROBLEM_DESCRIPTIONS = {
@@ -139,12 +162,51 @@ _PROBLEM_DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem+json errors a route may answer with."""
+    """OpenAPI entries for the problem+json errors a route may answer with. Every route may meet a request
+    it cannot parse at all (400), which this always documents in place of the framework's own shape."""
     return {
         status: ResponseSpec(data_container=Problem, description=_PROBLEM_DESCRIPTIONS.get(status, "Error"),
                              media_type="application/problem+json", generate_examples=False)
-        for status in statuses
+        for status in sorted({400, *statuses})
     }
+
+
+def file_download(*media_types: str) -> type[Operation]:
+    """The OpenAPI operation of a route answering with a file in one of `media_types` (an export): its 200
+    lists each of them, as binary content."""
+
+    @dataclass
+    class FileOperation(Operation):
+        def __post_init__(self) -> None:
+            success = (self.responses or {}).get("200")
+            if isinstance(success, OpenAPIResponse):
+                success.content = {
+                    media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+                    for media_type in media_types
+                }
+
+    return FileOperation
+
+
+def conforming(body: Any, kind: Any) -> Any:
+    """`body` unchanged once it is known to fit `kind`: for records of several domains documented by their
+    common part (each domain adds its own fields, which a conversion would drop)."""
+    msgspec.convert(body, kind)
+    return body
+
+
+def typed(body: Any, kind: Any) -> Any:
+    """A service's answer (dicts of builtins) as the documented response type `kind` (a Struct or a list
+    of one). A key the type does not declare is a programming error, not something to drop silently:
+    the documented shape must be the served one."""
+    items = body if isinstance(body, list) else [body]
+    struct = getattr(kind, "__args__", (kind,))[0] if isinstance(body, list) else kind
+    declared = set(getattr(struct, "__struct_encode_fields__", ()))
+    for item in items:
+        undeclared = set(item) - declared if isinstance(item, Mapping) and declared else set()
+        if undeclared:
+            raise TypeError(f"{struct.__name__} does not declare {sorted(undeclared)}")
+    return msgspec.convert(body, kind)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -169,7 +231,11 @@ def registry_error_to_problem(error: RegistryError) -> ProblemDetailsException:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if isinstance(error, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="registry"'}
-    return _problem(error.status_code, error.detail, title=error.title, extra=extra or None, headers=headers)
+    problem = _problem(error.status_code, error.detail, title=error.title, extra=extra or None, headers=headers)
+    # What a page shows instead of the API's English: the catalogue's words for the code and each field.
+    problem.page_message = messages.message_for(error)  # type: ignore[attr-defined]
+    problem.page_fields = messages.field_messages(error)  # type: ignore[attr-defined]
+    return problem
 
 
 _MSGSPEC_PATH = re.compile(r"at `\$\.([^`]+)`")
@@ -194,7 +260,12 @@ def validation_to_problem(error: ValidationException) -> ProblemDetailsException
         if isinstance(item, Mapping)
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(error.detail)
-    return _problem(422, detail, title="Invalid input", extra={"errors": fields} if fields else None)
+    extra: dict[str, Any] = {"code": "invalid_input"}
+    if fields:
+        extra["errors"] = fields
+    problem = _problem(422, detail, title="Invalid input", extra=extra)
+    problem.page_fields = {f["field"]: messages.field_message("invalid_input") for f in fields}  # type: ignore[attr-defined]
+    return problem
 
 
 def http_exception_to_problem(error: HTTPException) -> ProblemDetailsException:
@@ -204,7 +275,26 @@ def http_exception_to_problem(error: HTTPException) -> ProblemDetailsException:
     detail = error.detail if error.detail != HTTPStatus(status).phrase else _default_detail(status)
     if status == 413:
         detail = "the upload is larger than this registry accepts"
-    return _problem(status, detail, headers=error.headers)
+    return _problem(status, detail, headers=error.headers, extra={"code": STATUS_CODES.get(status, "http_error")})
+
+
+# The stable `code` of errors raised by the framework rather than by the registry (an unknown path, a
+# method a route does not take, a body beyond the size limit...).
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "busy",
+}
 
 
 def _default_detail(status: int) -> str:
@@ -235,8 +325,12 @@ def render_problem(request: Request, problem: ProblemDetailsException) -> Respon
     from registry.web import page_context
 
     context = page_context(request)
-    context.update(status=status, title=PAGE_TITLES.get(status, "Lỗi"), detail=problem.detail,
-                   errors=(problem.extra or {}).get("errors") if isinstance(problem.extra, dict) else None,
+    code = problem.extra.get("code") if isinstance(problem.extra, dict) else None
+    # Never the API's English: the catalogue's Vietnamese for the error's code, and for each field.
+    detail = getattr(problem, "page_message", None) or messages.message_for_code(code, status)
+    fields = getattr(problem, "page_fields", None) or {}
+    context.update(status=status, title=PAGE_TITLES.get(status, "Lỗi"), detail=detail,
+                   errors=[{"field": field, "message": text} for field, text in fields.items()] or None,
                    request_id=current_request_id())
     return Template(template_name="errors/error.html", context=context, status_code=status, headers=problem.headers,
                     media_type=MediaType.HTML)
@@ -388,11 +482,12 @@ async def read_upload(request: Request, field: str = "file") -> bytes:
         form = await request.form()
         upload = form.get(field)
         if upload is None or not hasattr(upload, "read"):
-            raise Invalid(f"the form has no file field '{field}'", fields={field: "is required"})
+            raise Invalid(f"the form has no file field '{field}'", fields={field: "is required"},
+                          field_codes={field: "required"})
         return await upload.read()
     body = await request.body()
     if not body:
-        raise Invalid("the request body is empty", fields={field: "is required"})
+        raise Invalid("the request body is empty", fields={field: "is required"}, field_codes={field: "required"})
     return body
 
 
@@ -410,8 +505,9 @@ JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _refuse(field: str, message: str, code: str, status: int = 422) -> RegistryError:
-    error = Invalid(f"{field}: {message}" if field else message, fields={field or "body": message}, code=code)
+def _refuse(field: str, message: str, code: str, status: int = 422, **params: Any) -> RegistryError:
+    error = Invalid(f"{field}: {message}" if field else message, fields={field or "body": message}, code=code,
+                    params=params)
     error.status_code = status
     return error
 
@@ -421,7 +517,7 @@ def _check_text(value: str, field: str, limit: int) -> None:
         code = "nul_character" if "\x00" in value else "control_character"
         raise _refuse(field, "contains a control character (such as NUL)", code)
     if len(value) > limit:
-        raise _refuse(field, f"at most {limit} characters", "text_too_long")
+        raise _refuse(field, f"at most {limit} characters", "text_too_long", max_length=limit)
 
 
 def _check_integer(value: int, field: str) -> None:
@@ -436,7 +532,7 @@ def check_json_value(document: Any) -> None:
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _refuse(path, f"nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep")
+            raise _refuse(path, f"nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep", max=MAX_JSON_DEPTH)
         if isinstance(value, bool) or value is None or isinstance(value, float):
             continue
         if isinstance(value, int):
@@ -445,7 +541,7 @@ def check_json_value(document: Any) -> None:
             _check_text(value, path, MAX_VALUE_LENGTH)
         elif isinstance(value, list):
             if len(value) > MAX_LIST_ITEMS:
-                raise _refuse(path, f"at most {MAX_LIST_ITEMS} items", "list_too_long")
+                raise _refuse(path, f"at most {MAX_LIST_ITEMS} items", "list_too_long", max=MAX_LIST_ITEMS)
             stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -458,7 +554,8 @@ def decode_json_body(body: bytes) -> Any:
     try:
         return msgspec.json.decode(body)
     except RecursionError:
-        raise _refuse("", f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep", 400) from None
+        raise _refuse("", f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep", 400,
+                      max=MAX_JSON_DEPTH) from None
     except msgspec.DecodeError as error:
         reason = str(error)
         code = "invalid_utf8" if "UTF-8" in reason else "malformed_json"

@@ -25,11 +25,19 @@ class FieldErrors:
 
     def __init__(self, prefix: str = "") -> None:
         self.errors: dict[str, str] = {}
+        # field → the catalogue code (and its values) of the message a page shows for it.
+        self.field_codes: dict[str, tuple[str, dict[str, Any]]] = {}
         self.codes: set[str] = set()
         self.prefix = prefix
 
-    def add(self, field: str, message: str, code: str = "invalid_input") -> None:
-        self.errors.setdefault(self.prefix + field, message)
+    def add(self, field: str, message: str, code: str = "invalid_input", *,
+            field_code: str | tuple[str, dict[str, Any]] | None = None) -> None:
+        """`message` is the API's English; `field_code` (default: `code`) keys the page's Vietnamese."""
+        key = self.prefix + field
+        if key not in self.errors:
+            self.errors[key] = message
+            chosen = field_code or code
+            self.field_codes[key] = (chosen, {}) if isinstance(chosen, str) else chosen
         self.codes.add(code)
 
     def check(self, field: str, value: Any, parse: Callable[[Any], T]) -> T | None:
@@ -37,19 +45,22 @@ class FieldErrors:
         try:
             return parse(value)
         except Invalid as error:
-            self.add(field, next(iter(error.fields.values()), error.detail), error.code)
+            first = next(iter(error.fields), None)
+            message = error.fields[first] if first is not None else error.detail
+            field_code = error.field_codes.get(first) if first is not None else None
+            self.add(field, message, error.code, field_code=field_code or (error.code, error.params))
             return None
 
     def merge(self, error: Invalid, prefix: str = "") -> None:
         for field, message in (error.fields or {"": error.detail}).items():
-            self.add(prefix + field, message)
+            self.add(prefix + field, message, field_code=error.field_codes.get(field) or (error.code, error.params))
 
     def raise_if_any(self, summary: str = "invalid input") -> None:
         if self.errors:
             listed = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
             # One kind of mistake keeps its code (text_too_long, nul_character...); a mix is invalid_input.
             code = next(iter(self.codes)) if len(self.codes) == 1 else "invalid_input"
-            raise Invalid(f"{summary}: {listed}", fields=dict(self.errors), code=code)
+            raise Invalid(f"{summary}: {listed}", fields=dict(self.errors), code=code, field_codes=dict(self.field_codes))
 
 
 # Limits by use, for fields that no form names more precisely.
@@ -95,27 +106,30 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
-def _pattern(value: Any, pattern: re.Pattern[str], message: str, *, required: bool) -> str:
+def _pattern(value: Any, pattern: re.Pattern[str], message: str, field_code: str, *, required: bool) -> str:
     cleaned = text(value, required=required, max_length=254)
     if cleaned and not pattern.match(cleaned):
-        raise Invalid(message, fields={"": message})
+        raise Invalid(message, fields={"": message}, field_codes={"": field_code})
     return cleaned
 
 
 def email(value: Any, *, required: bool = True) -> str:
-    return _pattern(value, EMAIL, "not a valid email address", required=required).lower()
+    return _pattern(value, EMAIL, "not a valid email address", "invalid_email", required=required).lower()
 
 
 def citizen_id(value: Any, *, required: bool = True) -> str:
-    return _pattern(value, CITIZEN_ID, "a citizen ID (CCCD) has exactly 12 digits", required=required)
+    return _pattern(value, CITIZEN_ID, "a citizen ID (CCCD) has exactly 12 digits", "invalid_citizen_id",
+                    required=required)
 
 
 def budget_code(value: Any, *, required: bool = True) -> str:
-    return _pattern(value, BUDGET_CODE, "a budget relation code has exactly 7 digits", required=required)
+    return _pattern(value, BUDGET_CODE, "a budget relation code has exactly 7 digits", "invalid_budget_code",
+                    required=required)
 
 
 def tax_code(value: Any, *, required: bool = True) -> str:
-    return _pattern(value, TAX_CODE, "a tax code has 10 digits, or 10-3 for a branch", required=required)
+    return _pattern(value, TAX_CODE, "a tax code has 10 digits, or 10-3 for a branch", "invalid_tax_code",
+                    required=required)
 
 
 def phone(value: Any, *, required: bool = True) -> str:
@@ -123,7 +137,8 @@ def phone(value: Any, *, required: bool = True) -> str:
     if raw.startswith("+84"):
         raw = "0" + raw[3:]
     if raw and not PHONE.match(raw):
-        raise Invalid("a mobile number has 10 digits starting with 0", fields={"": "10 digits starting with 0"})
+        raise Invalid("a mobile number has 10 digits starting with 0", fields={"": "10 digits starting with 0"},
+                      field_codes={"": "invalid_phone"})
     return raw
 
 
@@ -140,7 +155,8 @@ def iso_date(value: Any, *, required: bool = True) -> date | None:
             raise Invalid("expected a date as YYYY-MM-DD", fields={"": "expected YYYY-MM-DD"}, code="invalid_date") from None
     if not EARLIEST_DATE <= born <= LATEST_DATE:
         raise Invalid(f"a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}",
-                      fields={"": f"between {EARLIEST_DATE.year} and {LATEST_DATE.year}"}, code="date_out_of_range")
+                      fields={"": f"between {EARLIEST_DATE.year} and {LATEST_DATE.year}"}, code="date_out_of_range",
+                      params={"earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year})
     return born
 
 
@@ -155,5 +171,6 @@ def birth_date(value: Any, *, required: bool = True) -> date | None:
     oldest = current.replace(year=current.year - 100)
     youngest = date(current.year - 16, current.month, min(current.day, 28))
     if not oldest <= born <= youngest:
-        raise Invalid("not a plausible date of birth for a civil servant", fields={"": "implausible date of birth"})
+        raise Invalid("not a plausible date of birth for a civil servant", fields={"": "implausible date of birth"},
+                      field_codes={"": "implausible_birth_date"})
     return born

@@ -76,6 +76,20 @@ class IssuingCA:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
+    def crl(self, revoked: tuple[x509.Certificate, ...] = (), days: int = 30) -> x509.CertificateRevocationList:
+        """The CA's current CRL (the trust store needs one to vouch for what it issued)."""
+        start = datetime.now(UTC) - timedelta(minutes=5)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.cert.subject)
+            .last_update(start)
+            .next_update(start + timedelta(days=days))
+        )
+        for cert in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(cert.serial_number).revocation_date(start).build())
+        return builder.sign(self.key, hashes.SHA256())
+
 
 def issue(ca: IssuingCA, common_name: str, *, days_left: int = 700, age_days: int = 1, **options) -> x509.Certificate:
     """A certificate issued `age_days` ago that expires in `days_left` days (negative: expired)."""
@@ -99,6 +113,26 @@ def make_ca(common_name: str = "CA phục vụ các cơ quan Nhà nước G2 (th
         .sign(key, hashes.SHA256())
     )
     return IssuingCA(key, cert)
+
+
+_SHARED: list[IssuingCA] = []
+
+
+def shared_ca() -> IssuingCA:
+    """The suite's test CA (the `ca` fixture): the province's database trusts it, with its CRL."""
+    if not _SHARED:
+        _SHARED.append(make_ca())
+    return _SHARED[0]
+
+
+async def trust(ca: IssuingCA) -> None:
+    """Put the CA and its current CRL into the trust store of the bound database (idempotent)."""
+    from registry.auth.principal import system_principal
+    from registry.trust import service as trust_service
+
+    actor = system_principal("tests")
+    await trust_service.add_to_store(actor, pem(ca.cert), "anchor")
+    await trust_service.add_to_store(actor, ca.crl().public_bytes(serialization.Encoding.DER), "crl")
 
 
 def pem(cert: x509.Certificate) -> bytes:

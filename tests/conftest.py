@@ -16,6 +16,7 @@ from registry import db
 from registry.app import create_app
 from registry.auth import service as auth_service
 from registry.settings import Settings
+from registry.trust import service as trust_service
 from tests import certgen
 from tests.database_copies import Templates, working_database
 from tests.helpers import TEST_DATABASE_URL, Province, seed_province
@@ -29,6 +30,13 @@ auth_service.use_password_hasher(argon2.PasswordHasher.from_parameters(argon2.pr
 DATABASE_FIXTURES = frozenset({"migrated", "app", "client", "province"})
 
 
+async def seed_trusted_province() -> Province:
+    """The province, whose trust store vouches for the suite's test CA (tests import what it issues)."""
+    province = await seed_province()
+    await certgen.trust(certgen.shared_ca())
+    return province
+
+
 @pytest.fixture(scope="session")
 async def templates(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Templates]:
     """The session's working database and its saved states: "empty" (migrated) and "province"."""
@@ -36,7 +44,7 @@ async def templates(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[T
         engine = db.use_database(templates.copies.working_url)
         try:
             await templates.build("empty", db.migrate)
-            await templates.build("province", seed_province)
+            await templates.build("province", seed_trusted_province)
         finally:
             await db.close_pool(engine)
         yield templates
@@ -76,6 +84,22 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     # No pool may outlive a test (`client` closes the app's on shutdown; this closes one a test opened).
     await db.close_pool(db.current_engine())
     await templates.restore("province" if "province" in names else "empty")
+    # The verification service keeps one validation context per trust-store version; each test's database
+    # is a fresh copy, so the cached one is forgotten.
+    trust_service.forget_cached_context()
+    # The public portal's caches must not outlive the database they were filled from.
+    from registry.specimens.service import forget_publication_version
+
+    forget_publication_version()
+
+
+@pytest.fixture(autouse=True)
+async def trusted_test_ca(request: pytest.FixtureRequest, fresh_database: None) -> None:
+    """Certificates made by the suite's test CA import as before: the province's database already trusts it;
+    a test on the empty database that uses the CA gets it (and its CRL) in the trust store."""
+    names = set(request.fixturenames)
+    if "ca" in names and names & DATABASE_FIXTURES and "province" not in names:
+        await certgen.trust(certgen.shared_ca())
 
 
 @pytest.fixture
@@ -110,4 +134,4 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def ca() -> certgen.IssuingCA:
     """A test CA in the shape of the government's, issuing real certificates."""
-    return certgen.make_ca()
+    return certgen.shared_ca()

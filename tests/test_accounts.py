@@ -201,3 +201,45 @@ async def test_clerk_uses_the_pages_and_a_mistake_comes_back_as_the_page(client,
     assert "Trần Văn Nam" in listing.text
     me = await client.get("/me")
     assert "Tài khoản của tôi" in me.text
+
+
+async def test_an_agency_mailbox_in_the_register_is_proposed_for_publication(client, province) -> None:
+    from registry.accounts.tables import Account
+    from tests.helpers import form_csrf, sign_in
+
+    async def fulfilled(body: dict[str, Any], account_name: str) -> int:
+        created = (await file_account(client, province, "city_clerk", body)).json()
+        await client.post(f"/api/v1/account-requests/{created['id']}/approve", headers=province.auth("city_head"))
+        done = await client.post(f"/api/v1/account-requests/{created['id']}/fulfil", json={"account_name": account_name},
+                                 headers=province.auth("operator"))
+        assert done.status_code == 200, done.text
+        return (await Account.select(Account.id).where(Account.name == account_name).first())["id"]
+
+    # The agency's own mailbox (no person), and a staff member's login on the document system.
+    mailbox_account = await fulfilled(account_request(system="mail", account_name="tckh@halong.gov.vn"), "tckh@halong.gov.vn")
+    login = await fulfilled(account_request(account_name="binh.hv", person_id=province.users["city_staff"]["person_id"]),
+                            "binh.hv")
+
+    refused = await client.post(f"/api/v1/accounts/{login}/propose-mailbox", headers=province.auth("city_clerk"))
+    assert refused.status_code == 409 and refused.json()["code"] == "not_an_active_mailbox"
+    staff = await client.post(f"/api/v1/accounts/{mailbox_account}/propose-mailbox", headers=province.auth("city_staff"))
+    assert staff.status_code in (403, 404)
+    proposed = await client.post(f"/api/v1/accounts/{mailbox_account}/propose-mailbox", headers=province.auth("city_clerk"))
+    assert proposed.status_code == 201, proposed.text
+    assert proposed.json()["state"] == "submitted" and proposed.json()["source"] == "account_register"
+    assert proposed.json()["address"] == "tckh@halong.gov.vn" and proposed.json()["agency_code"] == CITY_FINANCE
+    twice = await client.post(f"/api/v1/accounts/{mailbox_account}/propose-mailbox", headers=province.auth("city_clerk"))
+    assert twice.status_code == 409
+
+    published = await client.post(f"/api/v1/mailboxes/{proposed.json()['id']}/publish", headers=province.auth("operator"))
+    assert published.status_code == 200, published.text
+    public = (await client.get(f"/api/v1/public/agencies/{CITY_FINANCE}")).json()
+    assert [m["address"] for m in public["mailboxes"]] == ["tckh@halong.gov.vn"]
+
+    # From the page: the button, and a second proposal comes back as the page with the reason.
+    await sign_in(client, "city_clerk")
+    page = await client.get(f"/accounts/{mailbox_account}")
+    assert "Đề nghị công bố là hộp thư công vụ" in page.text
+    again = await client.post(f"/accounts/{mailbox_account}/propose-mailbox", data={"_csrf": form_csrf(page.text)})
+    assert again.status_code == 409 and again.headers["content-type"].startswith("text/html")
+    assert "tckh@halong.gov.vn" in again.text

@@ -294,7 +294,13 @@ async def test_the_real_government_and_vnpt_ca_certificates(client, province) ->
     real = x509.load_pem_x509_certificate(G2_ROOT.read_bytes())
     assert root["fingerprint"] == real.fingerprint(hashes.SHA256()).hex()
 
-    vnpt = await client.post("/api/v1/certificates", content=VNPT_CA.read_bytes(), headers=province.auth("operator"))
+    # VNPT-CA chains to the national root, which this registry's trust store does not hold: the operator is
+    # refused with the verdict, and an admin imports it with a reason (audited).
+    refused = await client.post("/api/v1/certificates", content=VNPT_CA.read_bytes(), headers=province.auth("operator"))
+    assert refused.status_code == 422 and refused.json()["code"] == "certificate_not_verified"
+    assert refused.json()["verification"]["status"] == "untrusted"
+    vnpt = await client.post("/api/v1/certificates", content=VNPT_CA.read_bytes(), headers=province.auth("admin"),
+                             params={"override": "true", "override_reason": "Lưu chứng thư CA của VNPT để tra cứu"})
     assert vnpt.status_code == 201
     assert vnpt.json()["subject"] == "C=VN,O=VIETNAM POSTS AND TELECOMMUNICATIONS GROUP,CN=VNPT-CA SHA2"
     assert vnpt.json()["issuer"].startswith("CN=Vietnam National Root CA,")

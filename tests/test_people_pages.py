@@ -81,11 +81,13 @@ async def test_csv_import_page_lists_the_problems(client, province) -> None:
     content = f"full_name,agency_code\n,{CITY}\n".encode()
     response = await client.post("/people/import", data={"_csrf": csrf}, files={"file": ("people.csv", content, "text/csv")})
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
-    assert "line 2, full_name" in response.text
+    # Each line's mistake, in Vietnamese (the API keeps its English `problems`).
+    assert "Dòng 2, Họ và tên: Bắt buộc nhập." in response.text
+    assert "line 2" not in response.text and "is required" not in response.text
 
 
 async def _certificate_for(province: Province, username: str, agency: str) -> str:
-    ca = certgen.make_ca()
+    ca = certgen.shared_ca()
     cert = ca.issue(f"Người dùng {username}", email=f"{username}@quangninh.gov.vn",
                     not_before=datetime.now(UTC) - timedelta(days=10), days=700)
     created, _ = await certs.import_certificate(SYSTEM, certgen.pem(cert), holder_person_id=province.users[username]["person_id"],

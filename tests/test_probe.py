@@ -49,7 +49,7 @@ RAW_BODIES = [
 
 
 async def _certificate(province: Province, holder: str = "city_staff") -> str:
-    ca = certgen.make_ca()
+    ca = certgen.shared_ca()
     start = datetime.now(UTC) - timedelta(days=3 * 365 - 30)
     cert = ca.issue("Người dùng probe", email="probe@quangninh.gov.vn", not_before=start, days=3 * 365)
     created, _ = await certs.import_certificate(
@@ -261,7 +261,7 @@ def _unusual_certificates() -> dict[str, bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-    ca = certgen.make_ca()
+    ca = certgen.shared_ca()
     key = ec.generate_private_key(ec.SECP256R1())
 
     def build(subject: x509.Name, *, not_before: datetime, not_after: datetime, extensions=()) -> bytes:
@@ -322,8 +322,14 @@ async def test_unusual_real_world_certificates_are_stored_or_refused_with_a_reas
     page = await client.get("/certificates")
     assert page.status_code == 200
     # The ordinary shapes are stored, not refused.
-    for label in ("no_expiry_9999", "issued_1950", "unknown_critical_extension", "policies_with_notice", "exotic_san"):
+    for label in ("no_expiry_9999", "issued_1950", "policies_with_notice", "exotic_san"):
         assert outcomes[label] == 201, outcomes
+    # An unknown extension marked critical fails verification (RFC 5280): refused unless an admin overrides.
+    assert outcomes["unknown_critical_extension"] == 422
+    forced = await client.post("/api/v1/certificates", content=_unusual_certificates()["unknown_critical_extension"],
+                               params={"override": "true", "override_reason": "Lưu để đối chiếu"},
+                               headers={**province.auth("admin"), "Content-Type": "application/pkix-cert"})
+    assert forced.status_code == 201, forced.text
     no_expiry = next(c for c in listed.json() if c["not_after"].startswith("9999"))
     assert no_expiry["status"] == "active"
     # A NUL hidden in a name is refused with its reason.

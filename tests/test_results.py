@@ -248,6 +248,10 @@ async def test_the_test_ca_revokes_what_it_issued(client, province, ca) -> None:
     first = await sent_batch(client, province, [lan])
     assert (await client.post(f"/api/v1/batches/{first}/dev-ca", headers=province.auth(OPERATOR))).status_code == 200
     fingerprint = (await state_of(lan))["issued_certificate.fingerprint"]
+    der = bytes((await Certificate.select(Certificate.der).where(Certificate.fingerprint == fingerprint).first())["der"])
+    # Anyone can check it: valid, through the test CA's chain in the trust store.
+    verdict = await client.post("/api/v1/verify", content=der, headers={"Content-Type": "application/pkix-cert"})
+    assert verdict.status_code == 200 and verdict.json()["status"] == "valid", verdict.text
     revocation = await approved(client, province, {"kind": "revoke", "agency_code": CITY_FINANCE,
                                                    "certificate": fingerprint, "reason": "left"})
     second = await sent_batch(client, province, [revocation])
@@ -257,6 +261,12 @@ async def test_the_test_ca_revokes_what_it_issued(client, province, ca) -> None:
     entry = crl.get_revoked_certificate_by_serial_number(int(serial, 16))
     assert entry is not None
     assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.affiliation_changed
+    # The public verify page now says revoked.
+    page = await client.post("/verify", files={"file": ("lan.cer", der)})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-status="revoked"' in page.text and "Thu hồi lúc" in page.text
+    verdict = await client.post("/api/v1/verify", content=der, headers={"Content-Type": "application/pkix-cert"})
+    assert verdict.json()["status"] == "revoked" and verdict.json()["valid"] is False
 
 
 async def test_without_the_test_ca_its_routes_answer_404(settings, province) -> None:

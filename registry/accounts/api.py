@@ -19,7 +19,9 @@ from registry.accounts.schemas import (
     Rejection,
     request_out,
 )
-from registry.http import CurrentPrincipal, may, problems, signed_in
+from registry.exports import CONTENT_TYPES
+from registry.http import CurrentPrincipal, file_download, may, problems, signed_in, typed
+from registry.specimens.schemas import MailboxOut
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
 
@@ -51,7 +53,8 @@ class AccountRequestController(Controller):
                                          kind=kind, mine=mine, limit=limit)
         return [request_out(row) for row in rows]
 
-    @get("/export", responses=problems(401, 403, 422))
+    @get("/export", responses=problems(401, 403, 422),
+         operation_class=file_download(CONTENT_TYPES["xlsx"], CONTENT_TYPES["csv"]))
     async def export(
         self,
         principal: CurrentPrincipal,
@@ -62,12 +65,12 @@ class AccountRequestController(Controller):
         return Response(content, media_type=media_type,
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    @get("/{request_id:int}", responses=problems(401, 404))
+    @get("/{request_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> AccountRequestOut:
         """The request with its `state` and `history`."""
         return request_out(await engine.get_record(principal, FLOW, request_id))
 
-    @post("/{request_id:int}/approve", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{request_id:int}/approve", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def approve(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> AccountRequestOut:
         return request_out(await engine.take(principal, FLOW, request_id, "approve"))
 
@@ -77,7 +80,7 @@ class AccountRequestController(Controller):
         """Reject with a `reason` (required)."""
         return request_out(await engine.take(principal, FLOW, request_id, "reject", data.reason))
 
-    @post("/{request_id:int}/withdraw", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{request_id:int}/withdraw", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def withdraw(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> AccountRequestOut:
         """The requester takes back a request not yet decided."""
         return request_out(await engine.take(principal, FLOW, request_id, "withdraw"))
@@ -97,7 +100,7 @@ class AccountRequestController(Controller):
         return request_out(await service.fail(principal, request_id, data.reason))
 
     @post("/{request_id:int}/deliver", status_code=200, guards=[may("request.process")],
-          responses=problems(401, 403, 404, 409))
+          responses=problems(401, 403, 404, 409, 422))
     async def deliver(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> AccountRequestOut:
         """Handed over to the unit."""
         return request_out(await engine.take(principal, FLOW, request_id, "deliver"))
@@ -126,7 +129,13 @@ class AccountController(Controller):
         """A person's accounts on every system, with their status and dates."""
         return msgspec.convert(await service.accounts_of_person(principal, person_id), list[AccountOut])
 
-    @get("/{account_id:int}", responses=problems(401, 404))
+    @get("/{account_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, account_id: FromPath[int]) -> AccountOut:
         """An account with its history: every request about it."""
         return msgspec.convert(await service.get_account(principal, account_id), AccountOut)
+
+    @post("/{account_id:int}/propose-mailbox", status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def propose_mailbox(self, principal: CurrentPrincipal, account_id: FromPath[int]) -> MailboxOut:
+        """Propose an agency's mailbox for publication as its official mailbox (state `submitted`; DoIT
+        publishes it like any mailbox)."""
+        return typed(await service.propose_official_mailbox(principal, account_id), MailboxOut)

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.accounts import service
 from registry.agencies import service as agencies
 from registry.auth.permissions import may, scope_paths
@@ -24,7 +25,7 @@ from registry.workflow import engine
 
 FLOW = service.ACCOUNT_FLOW
 FORM_SKIP = {"_csrf"}
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 
 
 async def my_accounts_section(principal: Principal, _domains: Domains, person_id: int | None) -> dict[str, Any]:
@@ -64,9 +65,7 @@ def form_to_request(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
-    from registry.i18n import vi
-
-    return {field: vi(text) for field, text in error.fields.items()} or {"": message_for(error)}
+    return messages.field_messages(error) or {"": message_for(error)}
 
 
 class AccountPages(Controller):
@@ -156,4 +155,17 @@ class AccountPages(Controller):
 
     @get("/accounts/{account_id:int}")
     async def account(self, request: Request, principal: CurrentPrincipal, account_id: FromPath[int]) -> Template:
-        return await render(request, "accounts/account.html", account=await service.get_account(principal, account_id))
+        return await render(request, "accounts/account.html", account=await service.get_account(principal, account_id),
+                            error="", may_propose=may(principal, "specimen.submit"))
+
+    @post("/accounts/{account_id:int}/propose-mailbox")
+    async def propose_mailbox(self, request: Request, principal: CurrentPrincipal, account_id: FromPath[int]) -> Any:
+        try:
+            mailbox = await service.propose_official_mailbox(principal, account_id)
+        except RegistryError as error:
+            if error.status_code not in (403, 409, 422):
+                raise
+            return await render(request, "accounts/account.html", status_code=error.status_code,
+                                account=await service.get_account(principal, account_id), error=message_for(error),
+                                may_propose=may(principal, "specimen.submit"))
+        return Redirect(f"/mailboxes/{mailbox['id']}", status_code=303)

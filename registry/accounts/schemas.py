@@ -86,4 +86,6 @@ class AccountOut(msgspec.Struct, kw_only=True):
 
 
 def request_out(body: dict[str, Any]) -> AccountRequestOut:
-    return msgspec.convert(body, AccountRequestOut)
+    from registry.http import typed
+
+    return typed(body, AccountRequestOut)

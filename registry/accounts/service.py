@@ -19,6 +19,7 @@ from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
 from registry.people import service as people
+from registry.specimens import service as specimens
 from registry.text import fold
 from registry.timeutil import now
 from registry.workflow import engine
@@ -139,20 +140,21 @@ def _check(kind: str, system: str, data: Mapping[str, Any], errors: validation.F
     if kind == "cancel":
         reason = data.get("reason")
         if reason not in CANCEL_REASONS:
-            errors.add("reason", f"one of {', '.join(CANCEL_REASONS)}")
+            errors.add("reason", f"one of {', '.join(CANCEL_REASONS)}", field_code="choose_from_list")
         details["reason"] = reason if isinstance(reason, str) else ""
         if reason == "other" and not details.get("detail"):
-            errors.add("detail", "say why, when the reason is 'other'")
+            errors.add("detail", "say why, when the reason is 'other'", field_code="other_reason_detail")
     if kind == "change":
         changes = data.get("changes")
         if not isinstance(changes, Mapping) or not changes:
-            errors.add("changes", f"name the fields to change: {', '.join(CHANGE_FIELDS)}")
+            errors.add("changes", f"name the fields to change: {', '.join(CHANGE_FIELDS)}", field_code="changes_required")
         else:
             cleaned = {}
             for name, value in changes.items():
                 key = f"changes.{name}"
                 if name not in CHANGE_FIELDS:
-                    errors.add(key, f"cannot be changed; allowed: {', '.join(CHANGE_FIELDS)}")
+                    errors.add(key, f"cannot be changed; allowed: {', '.join(CHANGE_FIELDS)}",
+                               field_code="field_not_changeable")
                 elif name == "email":
                     cleaned[name] = errors.check(key, value, validation.email)
                 else:
@@ -203,9 +205,9 @@ async def file_request(actor: Principal, data: Mapping[str, Any]) -> dict[str, A
     kind, system = data.get("kind"), data.get("system")
     errors = validation.FieldErrors()
     if kind not in KIND_LABELS:
-        errors.add("kind", f"one of {', '.join(KIND_LABELS)}")
+        errors.add("kind", f"one of {', '.join(KIND_LABELS)}", field_code="choose_from_list")
     if system not in SYSTEMS:
-        errors.add("system", f"one of {', '.join(SYSTEMS)}")
+        errors.add("system", f"one of {', '.join(SYSTEMS)}", field_code="choose_from_list")
     errors.raise_if_any("invalid account request")
     async with db.transaction():
         agency = await agencies.named_in_input(data.get("agency_code"))
@@ -247,7 +249,7 @@ async def file_request(actor: Principal, data: Mapping[str, Any]) -> dict[str, A
 
 
 async def open_request_for(system: str, account_name: str) -> dict[str, Any] | None:
-    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind).where(
+    return await AccountRequest.select(AccountRequest.id, AccountRequest.kind, AccountRequest.state).where(
         (AccountRequest.system == system) & (AccountRequest.account_name == account_name)
         & AccountRequest.state.is_in(sorted(ACCOUNT_MACHINE.open_states))
     ).first()
@@ -259,7 +261,9 @@ async def _refuse_duplicate(system: str, account_name: str) -> None:
     if other is not None:
         raise Conflict(
             f"request {other['id']} is already open for the account {account_name}", code="request_already_open",
-            extra={"open_request": other["id"]}, params={"id": other["id"]},
+            extra={"open_request": other["id"]},
+            params={"id": other["id"], "kind": ACCOUNT_FLOW.kind_label(other["kind"]),
+                    "state": ACCOUNT_MACHINE.label(other["state"])},
         )
 
 
@@ -358,6 +362,18 @@ async def get_account(actor: Principal, account_id: int) -> dict[str, Any]:
         | ((AccountRequest.system == row["system"]) & (AccountRequest.account_name == row["name"])),
     )
     return body
+
+
+async def propose_official_mailbox(actor: Principal, account_id: int) -> dict[str, Any]:
+    """An agency's mailbox on the official mail system proposed for publication on the portal as the
+    agency's official mailbox (DoIT then publishes it, as any proposed mailbox)."""
+    row = await Account.select(*ACCOUNT_COLUMNS).where(Account.id == account_id).first()
+    if row is None or not _may_see_account(actor, row):
+        raise NotFound(f"no account {account_id}", code="account_not_found", params={"id": account_id})
+    if row["system"] != "mail" or row["cancelled_at"] is not None:
+        raise Conflict(f"account {row['name']} is not an active mailbox", code="not_an_active_mailbox",
+                       params={"name": row["name"]})
+    return await specimens.propose_mailbox(actor, row["agency_code"], row["name"], source="account_register")
 
 
 # --- export for the systems' administrators -------------------------------------------------------

@@ -2,59 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.agencies import service
-from registry.http import CurrentPrincipal, may, read_upload, signed_in
+from registry.agencies.schemas import AgencyCreate, AgencyDetail, AgencyImportOut, AgencyOut, AgencyUpdate
+from registry.http import CurrentPrincipal, may, problems, read_upload, signed_in, typed
 
 CodePath = FromPath[str]
-
-
-class AgencyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str
-    name: str
-    parent_code: str | None = None
-    short_name: str = ""
-    address: str = ""
-    tax_code: str = ""
-    budget_code: str = ""
-    email: str = ""
 
 
 class AgencyController(Controller):
     path = "/agencies"
     tags = ["agencies"]
 
-    @post("/", guards=[may("agency.create")], status_code=201)
-    async def create(self, principal: CurrentPrincipal, data: JSONBody[AgencyCreate]) -> dict[str, Any]:
+    @post("/", guards=[may("agency.create")], status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def create(self, principal: CurrentPrincipal, data: JSONBody[AgencyCreate]) -> AgencyDetail:
         """Create an agency under `parent_code` (admin, operator; within their province)."""
-        return await service.create_agency(principal, msgspec.structs.asdict(data))
+        return typed(await service.create_agency(principal, msgspec.structs.asdict(data)), AgencyDetail)
 
-    @get("/", guards=[signed_in])
+    @get("/", guards=[signed_in], responses=problems(401, 404, 422))
     async def list(
         self,
         q: Annotated[str | None, QueryParameter(description="words of the name, diacritics optional")] = None,
         parent: Annotated[str | None, QueryParameter(description="only children of this code")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-    ) -> list[dict[str, Any]]:
-        return await service.list_agencies(q=q, parent_code=parent, limit=limit)
+    ) -> list[AgencyOut]:
+        return typed(await service.list_agencies(q=q, parent_code=parent, limit=limit), list[AgencyOut])
 
-    @get("/{code:str}", guards=[signed_in])
-    async def detail(self, code: CodePath) -> dict[str, Any]:
+    @get("/{code:str}", guards=[signed_in], responses=problems(401, 404, 422))
+    async def detail(self, code: CodePath) -> AgencyDetail:
         """The agency with its name history (`names`, each with `valid_from` and `valid_to`)."""
-        return await service.get_agency(code)
+        return typed(await service.get_agency(code), AgencyDetail)
 
-    @patch("/{code:str}", guards=[may("agency.update")])
-    async def update(self, principal: CurrentPrincipal, code: CodePath, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        """Change details; a new `name` keeps the old one in the history with its dates."""
-        return await service.update_agency(principal, code, data)
+    @patch("/{code:str}", guards=[may("agency.update")], responses=problems(401, 403, 404, 409, 422))
+    async def update(self, principal: CurrentPrincipal, code: CodePath, request: Request,
+                     data: JSONBody[AgencyUpdate]) -> AgencyDetail:
+        """Change details; a new `name` keeps the old one in the history with its dates. Naming any other
+        field (`code`, `parent_code`...) is refused, each named."""
+        return typed(await service.update_agency(principal, code, await request.json()), AgencyDetail)
 
-    @post("/import", guards=[may("agency.import")], status_code=200)
-    async def import_csv(self, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+    @post("/import", guards=[may("agency.import")], status_code=200, responses=problems(401, 403, 413, 422))
+    async def import_csv(self, principal: CurrentPrincipal, request: Request) -> AgencyImportOut:
         """A CSV with header `code,name,parent_code` (raw body or multipart `file`): all rows or none."""
         summary = await service.import_csv(principal, await read_upload(request))
-        return {"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged}
+        return AgencyImportOut(created=summary.created, updated=summary.updated, unchanged=summary.unchanged)

@@ -1,9 +1,9 @@
-"""HTML: the browsable agency tree and each agency's public page."""
+"""HTML: the browsable agency tree (each agency's public page is the portal's, registry.publish)."""
 
 from __future__ import annotations
 
 from litestar import Controller, Request, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from registry.agencies import service
@@ -17,8 +17,3 @@ class AgencyPages(Controller):
     async def tree(self, request: Request, q: FromQuery[str | None] = None) -> Template:
         matches = await service.list_agencies(q=q, limit=200) if q else None
         return await render(request, "agencies/tree.html", nodes=await service.tree(), q=q or "", matches=matches)
-
-    @get("/agencies/{code:str}")
-    async def detail(self, request: Request, code: FromPath[str]) -> Template:
-        agency, children, parent = await service.agency_page(code)
-        return await render(request, "agencies/detail.html", agency=agency, children=children, parent=parent)

@@ -88,10 +88,10 @@ async def get_row(code: str) -> dict[str, Any]:
 async def named_in_input(code: Any, field: str = "agency_code") -> dict[str, Any]:
     """The agency a request body names in `field`: a 422 naming the field when absent or unknown."""
     if not isinstance(code, str) or not code.strip():
-        raise Invalid(f"{field} is required", fields={field: "is required"})
+        raise Invalid(f"{field} is required", fields={field: "is required"}, field_codes={field: "required"})
     row = await find_row(code)
     if row is None:
-        raise Invalid(f"unknown agency {code}", fields={field: "no such agency"})
+        raise Invalid(f"unknown agency {code}", fields={field: "no such agency"}, field_codes={field: "no_such_agency"})
     return row
 
 
@@ -109,16 +109,6 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
     for word in search_words(q):
         query = query.where(Agency.search_key.like(f"%{word}%"))
     return [agency_json(row) for row in await query]
-
-
-async def agency_page(code: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
-    """An agency's page: the agency with its names, its children and its parent (with its names); the
-    agency's row is read once, its children found by its id."""
-    row = await get_row(code)
-    names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)
-    children = await Agency.select(*SELECT_COLUMNS).where(Agency.parent == row["id"]).order_by(Agency.path).limit(1000)
-    parent = await get_agency(row["parent_code"]) if row.get("parent_code") else None
-    return agency_json(row, names), [agency_json(child) for child in children], parent
 
 
 async def tree() -> list[dict[str, Any]]:
@@ -183,13 +173,15 @@ async def create_agency(actor: Principal, data: Mapping[str, Any]) -> dict[str, 
         if parent_code:
             parent = await find_row(parent_code)
             if parent is None:
-                raise Invalid(f"unknown parent agency {parent_code}", fields={"parent_code": "no such agency"})
+                raise Invalid(f"unknown parent agency {parent_code}", fields={"parent_code": "no such agency"},
+                              field_codes={"parent_code": "no_such_agency"})
             check_child_code(code, parent_parsed)
         authorize(actor, "agency.create", parent["path"] if parent else "")
         if await find_row(code.text) is not None:
             raise Conflict(f"an agency with code {code.text} already exists")
         created = await _insert(code, details, parent)
         audit.record(actor, "agency.create", "agency", code.text, after=_audited(created))
+        await _public_pages_changed()
     return await get_agency(code.text)
 
 
@@ -205,6 +197,7 @@ async def update_agency(actor: Principal, code: str, changes: Mapping[str, Any])
         raise Invalid(
             f"these fields cannot be changed here: {', '.join(unknown)}",
             fields={name: "cannot be changed here" for name in unknown},
+            field_codes={name: "field_not_changeable" for name in unknown},
         )
     errors = validation.FieldErrors()
     cleaned = check_details(changes, errors, partial=True)
@@ -212,8 +205,16 @@ async def update_agency(actor: Principal, code: str, changes: Mapping[str, Any])
     async with db.transaction():
         row = await get_row(code)
         authorize(actor, "agency.update", row["path"])
-        await _apply_changes(actor, row, cleaned)
+        if await _apply_changes(actor, row, cleaned):
+            await _public_pages_changed()
     return await get_agency(row["code"])
+
+
+async def _public_pages_changed() -> None:
+    """The public portal shows agencies: its caches learn of the change (inside the transaction)."""
+    from registry.specimens import service as specimens
+
+    await specimens.bump_publication()
 
 
 async def _apply_changes(actor: Principal, row: Mapping[str, Any], cleaned: Mapping[str, str]) -> bool:
@@ -241,6 +242,11 @@ async def _apply_changes(actor: Principal, row: Mapping[str, Any], cleaned: Mapp
             Agency.updated_at: moment,
         }
     ).where(Agency.id == row["id"])
+    if "name" in changed:
+        # A renamed agency's organisation specimen is withdrawn; it publishes a new one (Đ6.2).
+        from registry.specimens import service as specimens
+
+        await specimens.agency_renamed(row["id"], actor=actor)
     action = "agency.rename" if "name" in changed else "agency.update"
     audit.record(
         actor, action, "agency", row["code"],
@@ -330,7 +336,8 @@ def _check_rows(records: list[tuple[int, dict[str, str]]], track: Callable) -> t
         if parent_code:
             row_errors.check("parent_code", parent_code, lambda v: parse_code(v, "parent_code"))
         if code is not None and code.text in parsed:
-            row_errors.add("code", f"duplicate of line {parsed[code.text].line}")
+            row_errors.add("code", f"duplicate of line {parsed[code.text].line}",
+                               field_code=("duplicate_line", {"line": parsed[code.text].line}))
         for name, message in row_errors.errors.items():
             errors.append(f"line {line} {name}: {message}")
         if not row_errors.errors and code is not None:
@@ -450,6 +457,8 @@ async def _write_import(actor: Principal, plan: _ImportPlan, existing: dict[str,
         else:
             summary.unchanged += 1
         summary.codes.append(row.code.text)
+    if summary.created or summary.updated:
+        await _public_pages_changed()
     return summary
 
 

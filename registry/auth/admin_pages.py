@@ -16,15 +16,13 @@ from registry.auth.permissions import ROLE_LABELS, ROLES, scope_paths
 from registry.auth.principal import Principal
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.http import AppSettings, CurrentPrincipal, may, signed_in
-from registry.messages import message_for
+from registry.messages import field_messages, message_for
 from registry.people import service as people
 from registry.web import render
 
 
 def _errors(error: RegistryError) -> dict[str, str]:
-    from registry.i18n import vi
-
-    return {field: vi(text) for field, text in error.fields.items()}
+    return field_messages(error)
 
 
 class UserAdminPages(Controller):

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.auth import service
 from registry.auth.principal import Principal
-from registry.http import AppSettings, CurrentPrincipal, may, signed_in
+from registry.auth.schemas import (
+    Me,
+    NewToken,
+    NewUser,
+    RoleChange,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserDetail,
+)
+from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in, typed
 
 
 def principal_json(principal: Principal) -> dict[str, Any]:
+    """The caller as /me shows them (the `Me` schema)."""
     return {
         "username": principal.username,
         "full_name": principal.full_name,
@@ -24,61 +34,40 @@ def principal_json(principal: Principal) -> dict[str, Any]:
     }
 
 
-class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = ""
-    expires_days: int | None = None
-    username: str | None = None
-
-
-class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
-    username: str
-    full_name: str
-    agency_code: str
-    roles: list[str]
-    password: str
-    position: str = ""
-    email: str = ""
-
-
-class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
-    role: str
-    agency_code: str | None = None
-
-
 class AccountController(Controller):
     tags = ["account"]
     guards = [signed_in]
 
-    @get("/me")
-    async def me(self, principal: CurrentPrincipal) -> dict[str, Any]:
+    @get("/me", responses=problems(401))
+    async def me(self, principal: CurrentPrincipal) -> Me:
         """Who the credentials belong to, with their roles and the agencies those reach."""
-        return principal_json(principal)
+        return typed(principal_json(principal), Me)
 
-    @get("/tokens")
+    @get("/tokens", responses=problems(401, 403, 404, 422))
     async def tokens(
         self,
         principal: CurrentPrincipal,
         username: Annotated[str | None, QueryParameter(description="admin: another user's")] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TokenOut]:
         """API tokens (never their values) with creation, expiry, last use and revocation times."""
-        return await service.list_tokens(principal, username)
+        return typed(await service.list_tokens(principal, username), list[TokenOut])
 
-    @post("/tokens", status_code=201)
-    async def create_token(self, principal: CurrentPrincipal, data: JSONBody[TokenCreate]) -> dict[str, Any]:
+    @post("/tokens", status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def create_token(self, principal: CurrentPrincipal, data: JSONBody[TokenCreate]) -> NewToken:
         """A new token; `token` appears in this response only."""
         plain, row = await service.create_token(
             principal, data.username, name=data.name, expires_days=data.expires_days
         )
-        return {**row, "token": plain}
+        return typed({**row, "token": plain}, NewToken)
 
-    @post("/tokens/{token_id:int}/revoke", status_code=200)
-    async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> dict[str, Any]:
-        return await service.revoke_token(principal, token_id)
+    @post("/tokens/{token_id:int}/revoke", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> TokenOut:
+        return typed(await service.revoke_token(principal, token_id), TokenOut)
 
-    @post("/users", guards=[may("user.manage")], status_code=201)
-    async def create_user(self, principal: CurrentPrincipal, data: JSONBody[UserCreate], settings: AppSettings) -> dict[str, Any]:
+    @post("/users", guards=[may("user.manage")], status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def create_user(self, principal: CurrentPrincipal, data: JSONBody[UserCreate], settings: AppSettings) -> NewUser:
         """A person with a user account and roles (admin, within their province)."""
-        return await service.add_user(
+        return typed(await service.add_user(
             principal,
             username=data.username,
             full_name=data.full_name,
@@ -88,30 +77,36 @@ class AccountController(Controller):
             position=data.position,
             email=data.email,
             operator_agency=settings.operator_agency,
-        )
+        ), NewUser)
 
-    @get("/users/{username:str}", guards=[may("user.manage")])
-    async def user(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
+    @get("/users/{username:str}", guards=[may("user.manage")], responses=problems(401, 403, 404, 422))
+    async def user(self, principal: CurrentPrincipal, username: FromPath[str]) -> UserDetail:
         """A user with their active role grants (admin)."""
-        return await service.get_user_detail(principal, username)
+        return typed(await service.get_user_detail(principal, username), UserDetail)
 
-    @post("/users/{username:str}/roles", guards=[may("user.manage")], status_code=201)
+    @post("/users/{username:str}/roles", guards=[may("user.manage")], status_code=201,
+          responses=problems(401, 403, 404, 409, 422))
     async def grant_role(self, principal: CurrentPrincipal, username: FromPath[str], data: JSONBody[RoleChange],
-                         settings: AppSettings) -> dict[str, Any]:
+                         settings: AppSettings) -> UserDetail:
         """Grant a role over `agency_code` (default: the user's agency; operator and admin reach the province)."""
-        return await service.grant_role(principal, username, data.role, agency_code=data.agency_code,
-                                        operator_agency=settings.operator_agency)
+        return typed(await service.grant_role(principal, username, data.role, agency_code=data.agency_code,
+                                              operator_agency=settings.operator_agency), UserDetail)
 
-    @post("/users/{username:str}/roles/revoke", guards=[may("user.manage")], status_code=200)
-    async def revoke_role(self, principal: CurrentPrincipal, username: FromPath[str], data: JSONBody[RoleChange]) -> dict[str, Any]:
+    @post("/users/{username:str}/roles/revoke", guards=[may("user.manage")], status_code=200,
+          responses=problems(401, 403, 404, 409, 422))
+    async def revoke_role(self, principal: CurrentPrincipal, username: FromPath[str],
+                          data: JSONBody[RoleChange]) -> UserDetail:
         """End a role grant; the grant stays on record with its end date."""
-        return await service.revoke_role(principal, username, data.role, agency_code=data.agency_code)
+        return typed(await service.revoke_role(principal, username, data.role, agency_code=data.agency_code),
+                     UserDetail)
 
-    @post("/users/{username:str}/deactivate", guards=[may("user.manage")], status_code=200)
-    async def deactivate(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
+    @post("/users/{username:str}/deactivate", guards=[may("user.manage")], status_code=200,
+          responses=problems(401, 403, 404, 409, 422))
+    async def deactivate(self, principal: CurrentPrincipal, username: FromPath[str]) -> UserDetail:
         """Sessions end and tokens stop working at once; nothing is deleted."""
-        return await service.set_active(principal, username, False)
+        return typed(await service.set_active(principal, username, False), UserDetail)
 
-    @post("/users/{username:str}/activate", guards=[may("user.manage")], status_code=200)
-    async def activate(self, principal: CurrentPrincipal, username: FromPath[str]) -> dict[str, Any]:
-        return await service.set_active(principal, username, True)
+    @post("/users/{username:str}/activate", guards=[may("user.manage")], status_code=200,
+          responses=problems(401, 403, 404, 409, 422))
+    async def activate(self, principal: CurrentPrincipal, username: FromPath[str]) -> UserDetail:
+        return typed(await service.set_active(principal, username, True), UserDetail)

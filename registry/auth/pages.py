@@ -25,6 +25,7 @@ from registry.http import (
     new_login_csrf,
     signed_in,
 )
+from registry.messages import message
 from registry.settings import Settings
 from registry.web import domains_of, load_sections, render
 
@@ -79,19 +80,19 @@ class AuthPages(Controller):
         cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not cookie_token or data.get("_csrf") != cookie_token:
             return await self._login_page(request, settings, next_=next_, username=username, status_code=403,
-                                          error="Phiên đăng nhập đã hết hạn. Vui lòng nhập lại.")
+                                          error=message("login_form_expired"))
         try:
             signed = await service.sign_in(settings, username, str(data.get("password", "")),
                                            ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
         except TooManyRequests as error:
             minutes = max(1, error.retry_after // 60)
             page = await self._login_page(request, settings, next_=next_, username=username, status_code=429,
-                                          error=f"Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa, thử lại sau {minutes} phút.")
+                                          error=message("sign_in_locked", minutes=minutes))
             page.headers["Retry-After"] = str(error.retry_after)
             return page
         except (Unauthenticated, Invalid):
             return await self._login_page(request, settings, next_=next_, username=username, status_code=401,
-                                          error="Tên đăng nhập hoặc mật khẩu không đúng.")
+                                          error=message("wrong_credentials"))
         response = Redirect(next_, status_code=303)
         response.set_cookie(SESSION_COOKIE, signed.session_token, max_age=signed.expires_in, httponly=True,
                             samesite="lax", secure=cookie_secure(request, settings.cookie_secure), path="/")

@@ -71,6 +71,13 @@ POLICY: dict[str, Rule] = {
     # The shared inbox: whoever decides something there (heads decide requests; DoIT reviews what
     # agencies submit for publication).
     "inbox.read": Rule((DECIDER_ROLE, OPERATOR_ROLE)),
+    # The trust store (anchors, intermediates, CRLs) and importing a certificate that does not verify.
+    "trust.manage": Rule(("admin",)),
+    "trust.read": Rule(("admin", OPERATOR_ROLE)),
+    "certificate.import_override": Rule(("admin",)),
+    # Specimens and mailboxes: agencies' clerks (and DoIT) submit, DoIT publishes, rejects, withdraws.
+    "specimen.submit": Rule(("clerk", OPERATOR_ROLE)),
+    "specimen.publish": Rule((OPERATOR_ROLE,)),
 }
 
 

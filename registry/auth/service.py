@@ -104,11 +104,12 @@ def check_password_strength(password: str) -> None:
         raise Invalid(
             f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
             fields={"password": f"at least {MIN_PASSWORD_LENGTH} characters"}, code="password_too_short",
+            params={"min_length": MIN_PASSWORD_LENGTH},
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise Invalid(
             f"a password has at most {MAX_PASSWORD_LENGTH} characters",
-            fields={"password": f"at most {MAX_PASSWORD_LENGTH} characters"}, code="text_too_long",
+            fields={"password": f"at most {MAX_PASSWORD_LENGTH} characters"}, code="text_too_long", params={"max_length": MAX_PASSWORD_LENGTH},
         )
 
 
@@ -379,7 +380,7 @@ async def create_token(
     """A new bearer token; the plain value is returned once and never stored."""
     if expires_days is not None and not 1 <= expires_days <= 3650:
         raise Invalid("expires_days must be between 1 and 3650", fields={"expires_days": "1 to 3650"},
-                      code="out_of_range")
+                      code="out_of_range", params={"min": 1, "max": 3650})
     name = validation.text(name, required=False, max_length=TOKEN_NAME_LENGTH, field="name")
     if not actor.is_system and username is not None and username.strip().lower() != actor.username:
         # A token acts as its user, and the audit log then names that user: minting one for someone else
@@ -503,7 +504,7 @@ async def _throttle(settings: Settings, username: str, ip: str, moment) -> None:
             seconds = max(1, int((unlock_at - moment).total_seconds()) + 1)
             raise TooManyRequests(
                 f"too many failed sign-ins; try again in {max(1, seconds // 60)} minute(s)", retry_after=seconds,
-                code="sign_in_locked",
+                code="sign_in_locked", params={"minutes": max(1, seconds // 60)},
             )
 
 

@@ -23,16 +23,18 @@ from registry.batches.schemas import (
     ResultsIn,
     ResultsOut,
 )
+from registry.certs.schemas import CertRequestOut
 from registry.errors import Invalid
-from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in
+from registry.exports import CONTENT_TYPES
+from registry.http import AppSettings, CurrentPrincipal, file_download, may, problems, signed_in, typed
 
 
 def batch_out(body: dict) -> BatchOut:
-    return msgspec.convert(body, BatchOut)
+    return typed(body, BatchOut)
 
 
 def results_out(report: dict) -> ResultsOut:
-    return msgspec.convert(report, ResultsOut)
+    return typed(report, ResultsOut)
 
 
 def _certificate_text(index: int, text: str) -> bytes:
@@ -59,7 +61,7 @@ async def read_results(request: Request) -> tuple[list[tuple[str, bytes]], list 
             try:
                 outcomes = json.loads(raw)
             except ValueError:
-                raise Invalid("outcomes is not JSON", code="invalid_json", fields={"outcomes": "không phải JSON"}) from None
+                raise Invalid("outcomes is not JSON", code="malformed_json", fields={"outcomes": "không phải JSON"}) from None
         return files, outcomes
     body = await request.body()
     if content_type == "application/json":
@@ -68,9 +70,9 @@ async def read_results(request: Request) -> tuple[list[tuple[str, bytes]], list 
         except msgspec.ValidationError as error:
             raise Invalid(f"invalid results: {error}", code="invalid_input", fields={"body": str(error)}) from None
         except msgspec.DecodeError:
-            raise Invalid("the body is not JSON", code="invalid_json", fields={"body": "không phải JSON"}) from None
+            raise Invalid("the body is not JSON", code="malformed_json", fields={"body": "không phải JSON"}) from None
         files = [(f"certificates[{n}]", _certificate_text(n, text)) for n, text in enumerate(data.certificates)]
-        return files, data.outcomes
+        return files, [msgspec.to_builtins(outcome) for outcome in data.outcomes]
     return ([("body", body)] if body else []), None
 
 
@@ -89,7 +91,7 @@ class BatchController(Controller):
         """Every batch, newest first."""
         return [batch_out(b) for b in await service.list_batches(principal)]
 
-    @get("/{batch_id:int}", responses=problems(401, 403, 404))
+    @get("/{batch_id:int}", responses=problems(401, 403, 404, 422))
     async def detail(self, principal: CurrentPrincipal, batch_id: FromPath[int]) -> BatchOut:
         """The batch with its requests, counts per form and state, and the files sent."""
         return batch_out(await service.get_batch(principal, batch_id))
@@ -99,12 +101,13 @@ class BatchController(Controller):
         """Add approved requests to a batch not yet sent."""
         return batch_out(await service.add_requests(principal, batch_id, data.request_ids))
 
-    @post("/{batch_id:int}/requests/{request_id:int}/remove", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{batch_id:int}/requests/{request_id:int}/remove", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def remove(self, principal: CurrentPrincipal, batch_id: FromPath[int], request_id: FromPath[int]) -> BatchOut:
         """Take a request out of a batch not yet sent; it waits, approved, for another."""
         return batch_out(await service.remove_request(principal, batch_id, request_id))
 
-    @get("/{batch_id:int}/export", responses=problems(401, 403, 404, 422))
+    @get("/{batch_id:int}/export", responses=problems(401, 403, 404, 422),
+         operation_class=file_download(*dict.fromkeys(CONTENT_TYPES.values())))
     async def export(
         self, principal: CurrentPrincipal, batch_id: FromPath[int],
         format_: Annotated[str, QueryParameter(name="format", description="xlsx, csv, json or manifest", max_length=10)] = "xlsx",
@@ -130,7 +133,7 @@ class BatchController(Controller):
         files, outcomes = await read_results(request)
         return results_out(await results.import_results(principal, batch_id, files, outcomes))
 
-    @post("/{batch_id:int}/dev-ca", status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{batch_id:int}/dev-ca", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def dev_ca(self, principal: CurrentPrincipal, settings: AppSettings, batch_id: FromPath[int]) -> ResultsOut:
         """Fulfil a sent batch with the built-in TEST CA (only when it is enabled: --demo or REGISTRY_DEV_CA=1)."""
         return results_out(await results.fulfil_with_dev_ca(principal, settings, batch_id))
@@ -145,24 +148,27 @@ class HandoverController(Controller):
     async def lists(self, principal: CurrentPrincipal) -> HandoverLists:
         """What waits: deliveries for your units to confirm, certificates to hand to their holders, revoked
         certificates' tokens to return to the CA (earliest deadline first)."""
-        return HandoverLists(
-            awaiting_receipt=await handover.awaiting_receipt(principal),
-            not_handed_to_holder=await handover.delivered_not_handed(principal),
-            tokens_to_return=await handover.tokens_to_return(principal),
-        )
+        return typed({
+            "awaiting_receipt": await handover.awaiting_receipt(principal),
+            "not_handed_to_holder": await handover.delivered_not_handed(principal),
+            "tokens_to_return": await handover.tokens_to_return(principal),
+        }, HandoverLists)
 
     @post("/receipts", status_code=200, responses=problems(401, 403, 404, 409, 422))
-    async def receipts(self, principal: CurrentPrincipal, data: JSONBody[Receipt]) -> list[dict]:
+    async def receipts(self, principal: CurrentPrincipal, data: JSONBody[Receipt]) -> list[CertRequestOut]:
         """The unit confirms receipt of a list (state `delivered`); all or none."""
-        return await handover.confirm_receipt(principal, data.request_ids)
+        return typed(await handover.confirm_receipt(principal, data.request_ids), list[CertRequestOut])
 
     @post("/{request_id:int}/holder", status_code=200, responses=problems(401, 403, 404, 409, 422))
-    async def holder(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[HandoverDate]) -> dict:
+    async def holder(self, principal: CurrentPrincipal, request_id: FromPath[int],
+                     data: JSONBody[HandoverDate]) -> CertRequestOut:
         """The unit handed the certificate (token) to its holder on `date`."""
-        return await handover.record_handed_to_holder(principal, request_id, data.date.isoformat() if data.date else None)
+        return typed(await handover.record_handed_to_holder(principal, request_id,
+                                                            data.date.isoformat() if data.date else None), CertRequestOut)
 
     @post("/{request_id:int}/token-returned", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def token_returned(self, principal: CurrentPrincipal, request_id: FromPath[int],
-                             data: JSONBody[HandoverDate]) -> dict:
+                             data: JSONBody[HandoverDate]) -> CertRequestOut:
         """DoIT records that a revoked certificate's token went back to the CA on `date`."""
-        return await handover.record_token_returned(principal, request_id, data.date.isoformat() if data.date else None)
+        return typed(await handover.record_token_returned(principal, request_id,
+                                                          data.date.isoformat() if data.date else None), CertRequestOut)

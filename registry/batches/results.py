@@ -446,6 +446,8 @@ async def fulfil_with_dev_ca(actor: Principal, settings: Any, batch_id: int) -> 
     if batch["state"] != "sent":
         raise Conflict(f"batch {batch_id} has not been sent to the CA", code="batch_not_sent",
                        params={"id": batch_id, "state": BATCH_FLOW.machine.label(batch["state"])})
+    # The test CA's chain and CRLs in the trust store: what it issues is verified on import like a real CA's.
+    await devca.publish_to_trust_store(settings)
     pems: list[bytes] = []
     outcomes: list[dict[str, Any]] = []
     for item in await requests_in(actor, batch_id):

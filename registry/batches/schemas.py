@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import msgspec
 
+from registry.certs.schemas import CertRequestOut
 from registry.workflow.schemas import RecordOut
 
 
@@ -45,7 +45,7 @@ class BatchCounts(msgspec.Struct):
 class BatchOut(RecordOut, kw_only=True):
     dispatch_no: str | None
     dispatched_on: date | None
-    requests: list[dict[str, Any]] = []
+    requests: list[CertRequestOut] = []
     counts: BatchCounts | None = None
     files: list[BatchFileOut] = []
     # Certificates the CA returned that matched no request (kept in the registry, unlinked).
@@ -62,9 +62,20 @@ class HandoverDate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class HandoverLists(msgspec.Struct):
-    awaiting_receipt: list[dict[str, Any]]
-    not_handed_to_holder: list[dict[str, Any]]
-    tokens_to_return: list[dict[str, Any]]
+    awaiting_receipt: list[CertRequestOut]
+    not_handed_to_holder: list[CertRequestOut]
+    tokens_to_return: list[CertRequestOut]
+
+
+class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One request's outcome as the CA stated it; the request is named by id or by its old certificate's serial."""
+
+    request_id: int | None = None
+    old_serial: str | None = None
+    outcome: str = "fulfilled"  # fulfilled or failed
+    reason: str | None = None  # the CA's reason, required for failed
+    revoked_at: str | None = None  # ISO 8601, for a revocation (default: now)
+    certificate: str | None = None  # the fingerprint of the certificate issued for it
 
 
 class ResultsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,7 +83,7 @@ class ResultsIn(msgspec.Struct, forbid_unknown_fields=True):
     The same can come as multipart (fields `file`, repeatable, and `outcomes`, JSON) or as a raw file."""
 
     certificates: list[str] = []
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[OutcomeIn] = []
 
 
 class ResultOutcome(msgspec.Struct):

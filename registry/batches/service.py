@@ -21,6 +21,7 @@ from registry.certs import requests as cert_requests
 from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
+from registry.messages import message_for
 from registry.settings import Settings
 from registry.timeutil import now, today
 from registry.workflow import engine
@@ -76,7 +77,9 @@ def _check_ids(request_ids: Any) -> list[int]:
             raise Invalid(f"{value!r} is not a request id", code="invalid_id", fields={"request_ids": "ids are numbers"})
         ids.append(value)
     if len(set(ids)) != len(ids):
-        raise Invalid("a request appears twice", code="duplicate_item", fields={"request_ids": "repeats an id"})
+        repeated = next(value for value in ids if ids.count(value) > 1)
+        raise Invalid("a request appears twice", code="duplicate_item", fields={"request_ids": "repeats an id"},
+                      params={"id": repeated})
     return ids
 
 
@@ -95,7 +98,7 @@ async def _judge_all(actor: Principal, ids: Sequence[int], transition: str) -> l
     if failed is not None:
         error_class = {403: Forbidden, 404: NotFound, 409: Conflict}.get(failed.status_code, Invalid)
         raise error_class(f"some requests cannot be put in the batch, so none was: {failed.detail}",
-                          code="batch_items_refused", params={"first": failed.detail}, extra={"results": results})
+                          code="batch_items_refused", params={"first": message_for(failed)}, extra={"results": results})
     return judged
 
 
@@ -242,7 +245,7 @@ async def mark_sent(actor: Principal, batch_id: int, dispatch_no: Any, dispatche
     number = errors.check("dispatch_no", dispatch_no, lambda v: validation.text(v, max_length=100))
     day = errors.check("dispatched_on", dispatched_on, lambda v: validation.iso_date(v, required=False))
     if isinstance(day, date) and day > today():
-        errors.add("dispatched_on", "is in the future")
+        errors.add("dispatched_on", "is in the future", field_code="date_in_future")
     errors.raise_if_any("invalid dispatch")
     async with db.transaction():
         batch = await _draft(actor, batch_id)

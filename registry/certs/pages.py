@@ -17,6 +17,7 @@ from registry.certs import parsing, requests, service
 from registry.certs.reasons import REASON_LABELS
 from registry.errors import Invalid
 from registry.http import AppSettings, CurrentPrincipal, may, read_upload, signed_in
+from registry.messages import field_messages, message_for
 from registry.web import render
 
 PAGE_LIMIT = 500
@@ -27,6 +28,7 @@ STATUS_OPTIONS = (
     ("superseded", "Đã được thay thế"),
 )
 LINK_FIELDS = ("holder_person_id", "agency_code", "custodian_person_id", "kind")
+OVERRIDE_FIELDS = ("override", "override_reason")
 NOTICES = ("created", "known", "linked")
 
 
@@ -35,7 +37,7 @@ def _optional_id(value: Any, field: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise Invalid(f"{field} must be a number", fields={field: "must be a number"})
+        raise Invalid(f"{field} must be a number", fields={field: "must be a number"}, field_codes={field: "not_a_number"})
     return int(text)
 
 
@@ -44,7 +46,8 @@ def _expiring_days(value: str | None) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise Invalid("expiring must be 30, 60 or 90", fields={"expiring": "30, 60 or 90"})
+        raise Invalid("expiring must be 30, 60 or 90", fields={"expiring": "30, 60 or 90"},
+                      field_codes={"expiring": "choose_from_list"})
     return int(text)
 
 
@@ -82,14 +85,16 @@ class CertificatePages(Controller):
         )
 
     @get("/import", guards=[may("certificate.import")])
-    async def import_form(self, request: Request) -> Template:
-        return await render(request, "certs/import.html", form={}, error=None, field_errors=None, results=None)
+    async def import_form(self, request: Request, principal: CurrentPrincipal) -> Template:
+        return await render(request, "certs/import.html", form={}, error=None, field_errors=None, results=None,
+                            may_override=allowed(principal, "certificate.import_override"), verification=None)
 
     @post("/import", guards=[may("certificate.import")])
     async def import_upload(self, request: Request, principal: CurrentPrincipal) -> Response:
         """One certificate goes to its page; a bundle is listed on the form's page."""
         form = await request.form()
-        values = {name: str(form.get(name) or "").strip() for name in LINK_FIELDS}
+        values = {name: str(form.get(name) or "").strip() for name in (*LINK_FIELDS, *OVERRIDE_FIELDS)}
+        may_override = allowed(principal, "certificate.import_override")
         try:
             content = await read_upload(request)
             links = dict(
@@ -97,6 +102,8 @@ class CertificatePages(Controller):
                 agency_code=values["agency_code"] or None,
                 custodian_person_id=_optional_id(values["custodian_person_id"], "custodian_person_id"),
                 kind=values["kind"] or None,
+                override=values["override"] in ("1", "on", "true"),
+                override_reason=values["override_reason"] or None,
             )
             if len(parsing.load_certificates(content)) == 1:
                 body, created = await service.import_certificate(principal, content, **links)
@@ -104,12 +111,14 @@ class CertificatePages(Controller):
                 return Redirect(f"/certificates/{body['fingerprint']}?notice={notice}", status_code=303)
             results = await service.import_bundle(principal, content, **links)
         except Invalid as error:
-            return await render(request, "certs/import.html", status_code=422, form=values, error=error.detail,
-                                field_errors=error.fields or None, results=None)
+            verification = error.extra.get("verification")
+            return await render(request, "certs/import.html", status_code=422, form=values, error=message_for(error),
+                                field_errors=None if verification else (field_messages(error) or None), results=None,
+                                may_override=may_override, verification=verification)
         listed = [{**body, "created": created} for body, created in results]
         status_code = 201 if any(created for _body, created in results) else 200
         return await render(request, "certs/import.html", status_code=status_code, form={}, error=None,
-                            field_errors=None, results=listed)
+                            field_errors=None, results=listed, may_override=may_override, verification=None)
 
     @get("/{fingerprint:str}", guards=[signed_in])
     async def detail(

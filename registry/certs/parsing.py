@@ -63,25 +63,27 @@ _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 
 CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
 PKCS7_LABELS = {b"PKCS7", b"CMS", b"PKCS #7 SIGNED DATA"}
-# Labels that are not certificates, with the reason people are told.
+# Labels that are not certificates, with the reason the API gives and the catalogue code pages show.
+_PRIVATE_KEY = ("a private key; the registry never takes private keys, upload only the certificate", "pem_private_key")
+_CSR = ("a certificate request (CSR), not a certificate", "pem_csr")
 OTHER_LABELS = {
-    b"PRIVATE KEY": "a private key; the registry never takes private keys, upload only the certificate",
-    b"ENCRYPTED PRIVATE KEY": "a private key; the registry never takes private keys, upload only the certificate",
-    b"RSA PRIVATE KEY": "a private key; the registry never takes private keys, upload only the certificate",
-    b"EC PRIVATE KEY": "a private key; the registry never takes private keys, upload only the certificate",
-    b"CERTIFICATE REQUEST": "a certificate request (CSR), not a certificate",
-    b"NEW CERTIFICATE REQUEST": "a certificate request (CSR), not a certificate",
-    b"X509 CRL": "a revocation list (CRL), not a certificate",
-    b"PUBLIC KEY": "a bare public key, not a certificate",
-    b"TRUSTED CERTIFICATE": "an OpenSSL TRUSTED CERTIFICATE; export it as a plain certificate",
+    b"PRIVATE KEY": _PRIVATE_KEY,
+    b"ENCRYPTED PRIVATE KEY": _PRIVATE_KEY,
+    b"RSA PRIVATE KEY": _PRIVATE_KEY,
+    b"EC PRIVATE KEY": _PRIVATE_KEY,
+    b"CERTIFICATE REQUEST": _CSR,
+    b"NEW CERTIFICATE REQUEST": _CSR,
+    b"X509 CRL": ("a revocation list (CRL), not a certificate", "pem_crl"),
+    b"PUBLIC KEY": ("a bare public key, not a certificate", "pem_public_key"),
+    b"TRUSTED CERTIFICATE": ("an OpenSSL TRUSTED CERTIFICATE; export it as a plain certificate", "pem_trusted_certificate"),
 }
 
-# Formats people upload by mistake, recognised by their first bytes.
+# Formats people upload by mistake, recognised by their first bytes (in English, and in Vietnamese).
 _MAGIC = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive or office document"),
+    (b"\x89PNG", "a PNG image", "ảnh PNG"),
+    (b"\xff\xd8\xff", "a JPEG image", "ảnh JPEG"),
+    (b"%PDF", "a PDF document", "tài liệu PDF"),
+    (b"PK\x03\x04", "a ZIP archive or office document", "tệp nén ZIP hoặc tài liệu văn phòng"),
 )
 
 NOT_A_CERTIFICATE = "not a certificate: expected PEM, DER or a PKCS#7 bundle (.p7b)"
@@ -108,8 +110,9 @@ class ParsedCertificate:
     kind: str
 
 
-def invalid(reason: str) -> Invalid:
-    return Invalid(reason, fields={"file": reason})
+def invalid(reason: str, field_code: str = "not_a_certificate", **params: object) -> Invalid:
+    """The file is refused: `reason` for the API, `field_code` (with `params`) for pages."""
+    return Invalid(reason, fields={"file": reason}, field_codes={"file": (field_code, params)})
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -118,7 +121,7 @@ def invalid(reason: str) -> Invalid:
 def load_certificates(content: bytes) -> list[x509.Certificate]:
     """Every certificate in the file, in order, without duplicates; Invalid if there is none."""
     if not content or not content.strip():
-        raise invalid("the file is empty")
+        raise invalid("the file is empty", "certificate_file_empty")
     if b"-----BEGIN" in content:
         certificates = _load_pem(content)
     else:
@@ -130,25 +133,28 @@ def load_certificates(content: bytes) -> list[x509.Certificate]:
     if not unique:
         raise invalid(NOT_A_CERTIFICATE)
     if len(unique) > MAX_CERTIFICATES:
-        raise invalid(f"the file holds {len(unique)} certificates; at most {MAX_CERTIFICATES} at once")
+        raise invalid(f"the file holds {len(unique)} certificates; at most {MAX_CERTIFICATES} at once",
+                      "too_many_certificates", count=len(unique), max=MAX_CERTIFICATES)
     return list(unique.values())
 
 
 def _load_pem(content: bytes) -> list[x509.Certificate]:
     blocks = list(_PEM_BLOCK.finditer(content))
     if len(blocks) < len(_PEM_BEGIN.findall(content)):
-        raise invalid("the PEM text is truncated: a BEGIN line has no matching END line")
+        raise invalid("the PEM text is truncated: a BEGIN line has no matching END line", "pem_truncated")
     certificates: list[x509.Certificate] = []
     for number, block in enumerate(blocks, start=1):
         label, body = block.group(1), block.group(2)
         if label in OTHER_LABELS:
-            raise invalid(f"PEM block {number} is {OTHER_LABELS[label]}")
+            reason, code = OTHER_LABELS[label]
+            raise invalid(f"PEM block {number} is {reason}", code, number=number)
         if label not in CERTIFICATE_LABELS | PKCS7_LABELS:
-            raise invalid(f"PEM block {number} is a {label.decode()}, not a certificate")
+            raise invalid(f"PEM block {number} is a {label.decode()}, not a certificate", "pem_not_certificate",
+                          number=number)
         try:
             data = base64.b64decode(b"".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
-            raise invalid(f"PEM block {number} is not valid base64") from None
+            raise invalid(f"PEM block {number} is not valid base64", "pem_bad_base64", number=number) from None
         if label in PKCS7_LABELS:
             certificates.extend(_load_pkcs7(data))
         else:
@@ -157,9 +163,9 @@ def _load_pem(content: bytes) -> list[x509.Certificate]:
 
 
 def _load_binary(content: bytes) -> list[x509.Certificate]:
-    for magic, what in _MAGIC:
+    for magic, what, what_vi in _MAGIC:
         if content.startswith(magic):
-            raise invalid(f"{NOT_A_CERTIFICATE}; this is {what}")
+            raise invalid(f"{NOT_A_CERTIFICATE}; this is {what}", "not_a_certificate_format", what=what_vi)
     if content[:1] != b"\x30":
         # A .cer file is sometimes bare base64 without the PEM lines.
         if _BASE64_TEXT.match(content):
@@ -172,7 +178,7 @@ def _load_binary(content: bytes) -> list[x509.Certificate]:
         raise invalid(NOT_A_CERTIFICATE)
     problem = _der_length_problem(content)
     if problem:
-        raise invalid(problem)
+        raise invalid(*problem[:2], **problem[2])
     try:
         return [x509.load_der_x509_certificate(content)]
     except (ValueError, x509.InvalidVersion):
@@ -183,43 +189,47 @@ def _load_binary(content: bytes) -> list[x509.Certificate]:
         raise invalid(f"{NOT_A_CERTIFICATE}; the DER data is neither") from None
 
 
-def _der_length_problem(content: bytes) -> str | None:
-    """Why the outer DER SEQUENCE does not span the file exactly (truncated or followed by junk), if it does not."""
+def _der_length_problem(content: bytes) -> tuple[str, str, dict[str, int]] | None:
+    """Why the outer DER SEQUENCE does not span the file exactly (truncated or followed by junk), if it does
+    not: the reason, its catalogue code and the code's values."""
+    truncated = ("the DER data is truncated", "der_truncated", {})
     if len(content) < 2:
-        return "the DER data is truncated"
+        return truncated
     first = content[1]
     if first < 0x80:
         header, length = 2, first
     else:
         count = first & 0x7F
         if count == 0 or count > 4 or len(content) < 2 + count:
-            return "the DER data is truncated" if len(content) < 2 + count else NOT_A_CERTIFICATE
+            return truncated if len(content) < 2 + count else (NOT_A_CERTIFICATE, "not_a_certificate", {})
         header, length = 2 + count, int.from_bytes(content[2 : 2 + count], "big")
     total = header + length
     if total > len(content):
-        return f"the DER data is truncated: it announces {total} bytes but the file has {len(content)}"
+        return (f"the DER data is truncated: it announces {total} bytes but the file has {len(content)}",
+                "der_truncated", {})
     if total < len(content):
-        return f"{len(content) - total} unexpected bytes follow the DER data"
+        return (f"{len(content) - total} unexpected bytes follow the DER data", "der_trailing_bytes",
+                {"count": len(content) - total})
     return None
 
 
 def _load_der_certificate(data: bytes, *, where: str) -> x509.Certificate:
     problem = _der_length_problem(data)
     if problem:
-        raise invalid(f"{where}: {problem}")
+        raise invalid(f"{where}: {problem[0]}", problem[1], **problem[2])
     try:
         return x509.load_der_x509_certificate(data)
     except (ValueError, x509.InvalidVersion):
-        raise invalid(f"{where} is not a well-formed X.509 certificate") from None
+        raise invalid(f"{where} is not a well-formed X.509 certificate", "malformed_certificate") from None
 
 
 def _load_pkcs7(data: bytes) -> list[x509.Certificate]:
     try:
         certificates = pkcs7.load_der_pkcs7_certificates(data)
     except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
-        raise invalid("not a readable PKCS#7 bundle") from None
+        raise invalid("not a readable PKCS#7 bundle", "pkcs7_unreadable") from None
     if not certificates:
-        raise invalid("the PKCS#7 bundle holds no certificate")
+        raise invalid("the PKCS#7 bundle holds no certificate", "pkcs7_empty")
     return list(certificates)
 
 
@@ -269,7 +279,8 @@ def _describe(certificate: x509.Certificate) -> ParsedCertificate:
         ("serial number", serial, MAX_SERIAL_LENGTH),
     ):
         if len(value) > limit:
-            raise invalid(f"the certificate's {field} is longer than {limit} characters")
+            raise invalid(f"the certificate's {field} is longer than {limit} characters", "certificate_field_too_long",
+                          max=limit)
         if has_control_characters(value):
             # A NUL inside a name is the classic "null prefix" trick (what a viewer shows is not what
             # the name says); PostgreSQL could not store it either.

@@ -52,7 +52,7 @@ def _years(errors: validation.FieldErrors, data: Mapping[str, Any], maximum: int
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw)
     if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= maximum:
-        errors.add("validity_years", f"1 to {maximum} years")
+        errors.add("validity_years", f"1 to {maximum} years", field_code=("validity_years_range", {"max": maximum}))
         return maximum
     return raw
 
@@ -60,7 +60,7 @@ def _years(errors: validation.FieldErrors, data: Mapping[str, Any], maximum: int
 def _issued_on(value: Any) -> date | None:
     issued = validation.iso_date(value)
     if issued is not None and issued > today():
-        raise Invalid("is in the future", fields={"": "is in the future"})
+        raise Invalid("is in the future", fields={"": "is in the future"}, field_codes={"": "date_in_future"})
     return issued
 
 
@@ -78,7 +78,7 @@ def _check_new_personal(data: Mapping[str, Any], errors: validation.FieldErrors)
     details = {name: errors.check(name, data.get(name), check) for name, check in checks.items()}
     born, issued = details.get("date_of_birth"), details.get("id_issued_on")
     if born and issued and issued < born:
-        errors.add("id_issued_on", "is before the date of birth")
+        errors.add("id_issued_on", "is before the date of birth", field_code="issued_before_birth")
     details["validity_years"] = _years(errors, data, MAX_NEW_YEARS)
     return details
 
@@ -94,7 +94,7 @@ def _check_new_org(data: Mapping[str, Any], errors: validation.FieldErrors) -> d
     }
     receiver = data.get("receiver")
     if not isinstance(receiver, Mapping):
-        errors.add("receiver", "the person who will receive the token is required")
+        errors.add("receiver", "the person who will receive the token is required", field_code="receiver_required")
         return details
     checks: dict[str, Callable[[Any], Any]] = {
         "full_name": lambda v: validation.text(v, max_length=200),
@@ -111,13 +111,13 @@ def _check_change(data: Mapping[str, Any], errors: validation.FieldErrors, certi
     changes = data.get("changes")
     allowed = ORG_CHANGE_FIELDS if certificate["kind"] == "org" else PERSONAL_CHANGE_FIELDS
     if not isinstance(changes, Mapping) or not changes:
-        errors.add("changes", f"name the fields to change: {', '.join(allowed)}")
+        errors.add("changes", f"name the fields to change: {', '.join(allowed)}", field_code="changes_required")
         return {}
     cleaned: dict[str, Any] = {}
     for field, value in changes.items():
         key = f"changes.{field}"
         if field not in allowed:
-            errors.add(key, f"cannot be changed; allowed: {', '.join(allowed)}")
+            errors.add(key, f"cannot be changed; allowed: {', '.join(allowed)}", field_code="field_not_changeable")
         elif field == "email":
             cleaned[field] = errors.check(key, value, validation.email)
         elif field == "agency_code":
@@ -183,11 +183,12 @@ async def applicable(actor: Principal, settings: Settings, kind: str,
 def _check_certificate(certificate: Mapping[str, Any] | None, kind: str, agency: Mapping[str, Any],
                        settings: Settings) -> Mapping[str, Any]:
     if certificate is None:
-        raise Invalid("the registry knows no certificate with that fingerprint", fields={"certificate": "unknown certificate"})
+        raise Invalid("the registry knows no certificate with that fingerprint", fields={"certificate": "unknown certificate"},
+                      field_codes={"certificate": "unknown_certificate"})
     if not (certificate.get("agency_path") or "").startswith(agency["path"]):
         raise Invalid(
             f"certificate {certificate['fingerprint'][:16]}… is not held within agency {agency['code']}",
-            fields={"certificate": "held by another agency"},
+            fields={"certificate": "held by another agency"}, field_codes={"certificate": "certificate_elsewhere"},
         )
     refused = refusal(kind, certs.status_of(certificate), certificate["not_after"], settings)
     if refused is not None:
@@ -207,10 +208,12 @@ async def _subject_for_new_personal(actor: Principal, data: Mapping[str, Any], a
         return actor.person_id  # type: ignore[return-value]
     if person_id is not None:
         if not isinstance(person_id, int):
-            raise Invalid("person_id must be a number", fields={"person_id": "must be a number"})
+            raise Invalid("person_id must be a number", fields={"person_id": "must be a number"},
+                          field_codes={"person_id": "not_a_number"})
         person = await people.find_row(person_id)
         if person is None or not person["agency_path"].startswith(agency["path"]):
-            raise Invalid(f"no person {person_id} in agency {agency['code']}", fields={"person_id": "not in this agency"})
+            raise Invalid(f"no person {person_id} in agency {agency['code']}", fields={"person_id": "not in this agency"},
+                          field_codes={"person_id": "person_not_in_agency"})
         return person_id
     # A person is one person across the province: the citizen ID names them wherever they work.
     existing = await people.find_by_id_number(details["id_number"])
@@ -228,7 +231,8 @@ async def _subject_for_new_personal(actor: Principal, data: Mapping[str, Any], a
 async def file_request(actor: Principal, settings: Settings, data: Mapping[str, Any]) -> dict[str, Any]:
     kind = data.get("kind")
     if kind not in KIND_LABELS:
-        raise Invalid(f"kind must be one of {', '.join(KIND_LABELS)}", fields={"kind": "unknown kind"})
+        raise Invalid(f"kind must be one of {', '.join(KIND_LABELS)}", fields={"kind": "unknown kind"},
+                      field_codes={"kind": "choose_from_list"})
     async with db.transaction():
         agency = await agencies.named_in_input(data.get("agency_code"))
         for_agency = _may_file_for_agency(actor, agency)
@@ -244,7 +248,8 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
         if kind in CERTIFICATE_KINDS:
             fingerprint = data.get("certificate")
             if not isinstance(fingerprint, str) or not fingerprint.strip():
-                raise Invalid("name the certificate by its SHA-256 fingerprint", fields={"certificate": "is required"})
+                raise Invalid("name the certificate by its SHA-256 fingerprint", fields={"certificate": "is required"},
+                              field_codes={"certificate": "required"})
             certificate = _check_certificate(
                 await certs.find_by_fingerprint(fingerprint.strip().lower()), kind, agency, settings
             )
@@ -268,12 +273,12 @@ async def file_request(actor: Principal, settings: Settings, data: Mapping[str, 
         if kind == "revoke":
             reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
             if reason not in REVOCATION_REASONS:
-                errors.add("reason", f"one of {', '.join(REVOCATION_REASONS)}")
+                errors.add("reason", f"one of {', '.join(REVOCATION_REASONS)}", field_code="choose_from_list")
             urgent = reason in URGENT_REASONS
         if kind in ("revoke", "unlock", "change", "renew") or data.get("detail"):
             detail = errors.check("detail", data.get("detail"), lambda v: validation.text(v, required=False, max_length=1000))
             if kind == "revoke" and reason == "other" and not detail:
-                errors.add("detail", "say why, when the reason is 'other'")
+                errors.add("detail", "say why, when the reason is 'other'", field_code="other_reason_detail")
             details["detail"] = detail or ""
         errors.raise_if_any(f"invalid {kind} request")
 

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import requests
-from registry.http import AppSettings, CurrentPrincipal, may, signed_in
+from registry.certs.schemas import CertRequestIn, CertRequestOut, Decisions, Reason
+from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in, typed
 from registry.workflow import engine
-
-
-class Reason(msgspec.Struct):
-    reason: str = ""
-
-
-class Rejection(msgspec.Struct):
-    id: Any
-    reason: str = ""
-
-
-class Decisions(msgspec.Struct, forbid_unknown_fields=True):
-    approve: list[Any] = []
-    reject: list[Rejection] = []
+from registry.workflow.schemas import DecisionResults
 
 
 class CertRequestController(Controller):
@@ -32,12 +20,14 @@ class CertRequestController(Controller):
     tags = ["certificate requests"]
     guards = [signed_in]
 
-    @post("/", status_code=201)
-    async def file(self, principal: CurrentPrincipal, settings: AppSettings, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    @post("/", status_code=201, responses=problems(401, 403, 404, 409, 422))
+    async def file(self, principal: CurrentPrincipal, settings: AppSettings, request: Request,
+                   data: JSONBody[CertRequestIn]) -> CertRequestOut:
         """File a request: `kind`, `agency_code` and the kind's fields (CONTRACT.md). State `submitted`."""
-        return await requests.file_request(principal, settings, data)
+        # The body as sent: the service tells a field left out from one given empty, and names each in error.
+        return typed(await requests.file_request(principal, settings, await request.json()), CertRequestOut)
 
-    @get("/")
+    @get("/", responses=problems(401, 403, 404, 422))
     async def list(
         self,
         principal: CurrentPrincipal,
@@ -47,44 +37,45 @@ class CertRequestController(Controller):
         mine: Annotated[bool, QueryParameter(description="only mine (filed by or about me)")] = False,
         urgent: Annotated[bool, QueryParameter(description="only urgent revocations")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CertRequestOut]:
         """Requests you may see, urgent first, then oldest first."""
-        return await engine.list_records(
+        return typed(await engine.list_records(
             principal, requests.CERT_FLOW, states=[state_] if state_ else None, agency_code=agency, kind=kind,
             mine=mine, urgent_only=urgent, limit=limit,
-        )
+        ), list[CertRequestOut])
 
-    @get("/inbox", guards=[may("request.decide")])
-    async def inbox(self, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    @get("/inbox", guards=[may("request.decide")], responses=problems(401, 403))
+    async def inbox(self, principal: CurrentPrincipal) -> list[CertRequestOut]:
         """What waits for your decision: urgent first, then oldest first."""
-        return await engine.inbox(principal, [requests.CERT_FLOW])
+        return typed(await engine.inbox(principal, [requests.CERT_FLOW]), list[CertRequestOut])
 
-    @get("/{request_id:int}")
-    async def detail(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
+    @get("/{request_id:int}", responses=problems(401, 404, 422))
+    async def detail(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> CertRequestOut:
         """The request with its `state` and `history`."""
-        return await engine.get_record(principal, requests.CERT_FLOW, request_id)
+        return typed(await engine.get_record(principal, requests.CERT_FLOW, request_id), CertRequestOut)
 
-    @post("/{request_id:int}/approve", status_code=200)
-    async def approve(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
-        return await engine.take(principal, requests.CERT_FLOW, request_id, "approve")
+    @post("/{request_id:int}/approve", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def approve(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> CertRequestOut:
+        return typed(await engine.take(principal, requests.CERT_FLOW, request_id, "approve"), CertRequestOut)
 
-    @post("/{request_id:int}/reject", status_code=200)
-    async def reject(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[Reason]) -> dict[str, Any]:
+    @post("/{request_id:int}/reject", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def reject(self, principal: CurrentPrincipal, request_id: FromPath[int], data: JSONBody[Reason]) -> CertRequestOut:
         """Reject with a `reason` (required)."""
-        return await engine.take(principal, requests.CERT_FLOW, request_id, "reject", data.reason)
+        return typed(await engine.take(principal, requests.CERT_FLOW, request_id, "reject", data.reason), CertRequestOut)
 
-    @post("/{request_id:int}/withdraw", status_code=200)
-    async def withdraw(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> dict[str, Any]:
+    @post("/{request_id:int}/withdraw", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def withdraw(self, principal: CurrentPrincipal, request_id: FromPath[int]) -> CertRequestOut:
         """The requester takes back a request not yet decided."""
-        return await engine.take(principal, requests.CERT_FLOW, request_id, "withdraw")
+        return typed(await engine.take(principal, requests.CERT_FLOW, request_id, "withdraw"), CertRequestOut)
 
-    @post("/decisions", status_code=200)
-    async def decisions(self, principal: CurrentPrincipal, data: JSONBody[Decisions]) -> dict[str, Any]:
-        """Approve and reject a list at once; judged whole before anything is written."""
+    @post("/decisions", status_code=200, responses=problems(401, 403, 404, 409, 422))
+    async def decisions(self, principal: CurrentPrincipal, data: JSONBody[Decisions]) -> DecisionResults:
+        """Approve and reject a list at once; judged whole before anything is written. When any item cannot
+        be decided, nothing is, and the problem's `results` gives every item's outcome."""
         flow = requests.CERT_FLOW
         results = await engine.decide(
             principal,
             [engine.Decision(flow, record_id, "approve") for record_id in data.approve]
             + [engine.Decision(flow, r.id, "reject", r.reason) for r in data.reject],
         )
-        return {"results": results}
+        return msgspec.convert({"results": results}, DecisionResults)

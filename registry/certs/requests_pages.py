@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.agencies import service as agencies
 from registry.auth.permissions import scope_paths
 from registry.auth.principal import Principal
@@ -19,8 +20,7 @@ from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import Conflict, Invalid
 from registry.http import AppSettings, CurrentPrincipal, signed_in
-from registry.i18n import vi
-from registry.messages import message_for
+from registry.messages import field_messages, message_for
 from registry.notify import service as notify
 from registry.settings import Settings
 from registry.web import render
@@ -136,7 +136,7 @@ class RequestPages(Controller):
                          message: str = "", blocking: int | None = None) -> Template:
         return await render(
             request, "requests/form.html", status_code=status_code, kind=kind, kind_label=requests.KIND_LABELS[kind],
-            kind_form=requests.KIND_FORMS[kind], values=values, errors={k: vi(v) for k, v in errors.items()},
+            kind_form=requests.KIND_FORMS[kind], values=values, errors=errors,
             message=message, blocking=blocking, reasons=REASON_LABELS, **await _form_choices(principal, settings, kind),
         )
 
@@ -148,8 +148,8 @@ class RequestPages(Controller):
         try:
             created = await requests.file_request(principal, settings, data)
         except Invalid as error:
-            return await self._form_page(request, principal, settings, kind, form, error.fields, status_code=422,
-                                         message="Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.")
+            return await self._form_page(request, principal, settings, kind, form, field_messages(error), status_code=422,
+                                         message=messages.message("form_has_errors"))
         except Conflict as error:
             # An open request already covers this certificate: say which, link to it, keep the input.
             return await self._form_page(request, principal, settings, kind, form, {}, status_code=409,

@@ -29,7 +29,7 @@ from registry.people import service as people
 from registry.subtree import refresh_agency_paths, within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
-from registry.validation import FieldErrors
+from registry.validation import FieldErrors, has_control_characters
 
 STATUSES = ("active", "expired", "revoked", "superseded")
 EXPIRING_WINDOWS = (30, 60, 90)
@@ -128,6 +128,17 @@ async def find_by_fingerprint(fingerprint: str) -> dict[str, Any] | None:
     return await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == cleaned).first()
 
 
+async def revocations_by_fingerprint(fingerprints: list[str]) -> dict[str, tuple[datetime, str]]:
+    """The registry's own revocation records for these certificates: fingerprint → (revoked_at, reason),
+    for those recorded as revoked (the verification service counts them beside the CA's CRLs)."""
+    cleaned = [normalize_fingerprint(f) for f in fingerprints if f]
+    if not cleaned:
+        return {}
+    rows = await Certificate.select(Certificate.fingerprint, Certificate.revoked_at, Certificate.revocation_reason).where(
+        Certificate.fingerprint.is_in(cleaned) & Certificate.revoked_at.is_not_null())
+    return {row["fingerprint"]: (row["revoked_at"], row["revocation_reason"] or "unspecified") for row in rows}
+
+
 async def find_by_id(certificate_id: int) -> dict[str, Any] | None:
     return await Certificate.select(*ROW_COLUMNS).where(Certificate.id == certificate_id).first()
 
@@ -214,31 +225,36 @@ async def resolve_links(
     if holder_person_id is not None:
         holder = await people.find_row(holder_person_id)
         if holder is None:
-            errors.add("holder_person_id", "no such person")
+            errors.add("holder_person_id", "no such person", field_code="no_such_person")
     if agency_code:
         agency = await agencies.find_row(agency_code)
         if agency is None:
-            errors.add("agency_code", "no such agency")
+            errors.add("agency_code", "no such agency", field_code="no_such_agency")
     if custodian_person_id is not None:
         custodian = await people.find_row(custodian_person_id)
         if custodian is None:
-            errors.add("custodian_person_id", "no such person")
+            errors.add("custodian_person_id", "no such person", field_code="no_such_person")
     errors.raise_if_any("cannot link the certificate")
 
     if holder is not None and agency is None:
         agency = await agencies.get_row(holder["agency_code"])
     if holder is not None and agency is not None and holder["agency"] != agency["id"]:
-        errors.add("holder_person_id", f"works at {holder['agency_code']}, not at {agency['code']}")
+        errors.add("holder_person_id", f"works at {holder['agency_code']}, not at {agency['code']}",
+                   field_code=("works_elsewhere", {"agency": holder["agency_code"]}))
     resolved = kind or ("ca" if is_ca else "personal" if holder else "org" if agency else guessed_kind)
     if resolved == "org" and holder is not None:
-        errors.add("holder_person_id", "an organisation certificate is held by its agency; name the clerk as custodian")
+        errors.add("holder_person_id", "an organisation certificate is held by its agency; name the clerk as custodian",
+                   field_code="org_certificate_holder")
     if custodian is not None:
         if resolved != "org":
-            errors.add("custodian_person_id", "only an organisation certificate has a custodian")
+            errors.add("custodian_person_id", "only an organisation certificate has a custodian",
+                       field_code="custodian_only_for_org")
         elif agency is None:
-            errors.add("custodian_person_id", "name the agency (agency_code) the custodian keeps it for")
+            errors.add("custodian_person_id", "name the agency (agency_code) the custodian keeps it for",
+                       field_code="custodian_needs_agency")
         elif custodian["agency"] != agency["id"]:
-            errors.add("custodian_person_id", f"works at {custodian['agency_code']}, not at {agency['code']}")
+            errors.add("custodian_person_id", f"works at {custodian['agency_code']}, not at {agency['code']}",
+                       field_code=("works_elsewhere", {"agency": custodian["agency_code"]}))
     errors.raise_if_any("cannot link the certificate")
     if agency is not None:
         authorize(actor, "certificate.import", agency["path"])
@@ -250,6 +266,46 @@ def _search_key(common_name: str, email: str) -> str:
 
 
 # --- import ---------------------------------------------------------------------------------------
+
+OVERRIDE_REASON_LENGTH = 1000
+
+
+async def _verification_overrides(
+    actor: Principal, parsed_all: list[parsing.ParsedCertificate], *, override: bool, override_reason: str | None,
+) -> dict[str, dict[str, Any]]:
+    """Every certificate not yet known must verify through the trust service (registry.trust.service.verify);
+    one that does not is refused with the verdict, unless an admin overrides with a reason. Returns what to
+    audit for each overridden certificate (fingerprint → verdict and reason); called before the write lock."""
+    from registry.trust import service as trust
+
+    if override:
+        authorize(actor, "certificate.import_override")
+    chain = [p.der for p in parsed_all if p.is_ca]
+    overridden: dict[str, dict[str, Any]] = {}
+    for parsed in parsed_all:
+        if await find_by_fingerprint(parsed.fingerprint) is not None:
+            continue
+        verdict, accepted = await trust.verify_for_import(parsed.der, intermediates=[d for d in chain if d != parsed.der])
+        if accepted:
+            continue
+        if not override:
+            raise trust.NotVerified(verdict)
+        reason = (override_reason or "").strip()
+        if not reason:
+            raise Invalid("Nhập chứng thư số chưa qua kiểm tra cần nêu lý do (override_reason).",
+                          code="reason_required", fields={"override_reason": "is required"})
+        if len(reason) > OVERRIDE_REASON_LENGTH or has_control_characters(reason):
+            raise Invalid(f"override_reason: at most {OVERRIDE_REASON_LENGTH} characters, no control characters",
+                          fields={"override_reason": f"at most {OVERRIDE_REASON_LENGTH} characters"})
+        overridden[parsed.fingerprint] = {"status": verdict.status, "detail": verdict.detail, "reason": reason}
+    return overridden
+
+
+def _audit_overrides(actor: Principal, results: list[tuple[dict[str, Any], bool]], overridden: dict[str, dict[str, Any]]) -> None:
+    for body, created in results:
+        if created and body["fingerprint"] in overridden:
+            audit.record(actor, "certificate.import_override", "certificate", body["fingerprint"],
+                         after=overridden[body["fingerprint"]])
 
 
 def _check_source(source: str) -> str:
@@ -328,17 +384,24 @@ async def import_certificate(
     custodian_person_id: int | None = None,
     kind: str | None = None,
     source: str = "upload",
+    override: bool = False,
+    override_reason: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """One certificate (PEM, DER, or a PKCS#7 holding one) → (its JSON, created). Already known: nothing written."""
+    """One certificate (PEM, DER, or a PKCS#7 holding one) → (its JSON, created). Already known: nothing written.
+    A new certificate must verify (trust service); otherwise only an admin's `override` with a reason,
+    audited, lets it in."""
     authorize(actor, "certificate.import")
     _check_source(source)
     _check_kind(kind)
     parsed = parsing.parse_one(content)
+    overridden = await _verification_overrides(actor, [parsed], override=override, override_reason=override_reason)
     async with db.transaction():
-        return await _import_parsed(
+        result = await _import_parsed(
             actor, parsed, holder_person_id=holder_person_id, agency_code=agency_code,
             custodian_person_id=custodian_person_id, kind=kind, source=source,
         )
+        _audit_overrides(actor, [result], overridden)
+        return result
 
 
 async def import_bundle(
@@ -350,6 +413,8 @@ async def import_bundle(
     custodian_person_id: int | None = None,
     kind: str | None = None,
     source: str = "upload",
+    override: bool = False,
+    override_reason: str | None = None,
 ) -> list[tuple[dict[str, Any], bool]]:
     """Every certificate of a PKCS#7 bundle or concatenated PEMs, all or nothing.
 
@@ -360,6 +425,7 @@ async def import_bundle(
     _check_kind(kind)
     # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
     parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
+    overridden = await _verification_overrides(actor, parsed_all, override=override, override_reason=override_reason)
     known = await _rows_by_fingerprint([parsed.fingerprint for parsed in parsed_all])
     # The links are the same for every end-entity certificate of the bundle: checked once per kind guessed.
     resolved: dict[tuple[Any, ...], Links] = {}
@@ -378,7 +444,9 @@ async def import_bundle(
             links = resolved[key]
         plan.append((parsed, links))
     async with db.transaction():
-        return await _import_planned(actor, plan, source)
+        results = await _import_planned(actor, plan, source)
+        _audit_overrides(actor, results, overridden)
+        return results
 
 
 async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, Any]]:
@@ -547,6 +615,10 @@ async def record_revocation(actor: Principal, certificate_id: int, *, revoked_at
         audit.record(actor, "certificate.revoke", "certificate", row["fingerprint"],
                      before={"revoked_at": None, "revocation_reason": None},
                      after={"revoked_at": moment, "revocation_reason": reason})
+        # Published specimens with this certificate are withdrawn in the same transaction.
+        from registry.specimens import service as specimens
+
+        await specimens.certificate_revoked(certificate_id, moment, actor)
 
 
 async def record_supersession(actor: Principal, old_id: int, new_id: int) -> None:
@@ -616,11 +688,11 @@ def _scope_condition(actor: Principal):
 def _check_list_filters(status: str | None, expiring_within_days: int | None, limit: int) -> None:
     errors = FieldErrors()
     if status and status not in STATUSES:
-        errors.add("status", f"one of {', '.join(STATUSES)}")
+        errors.add("status", f"one of {', '.join(STATUSES)}", field_code="choose_from_list")
     if expiring_within_days is not None and expiring_within_days not in EXPIRING_WINDOWS:
-        errors.add("expiring_within", "30, 60 or 90")
+        errors.add("expiring_within", "30, 60 or 90", field_code="choose_from_list")
     if not 1 <= limit <= MAX_LIST_LIMIT:
-        errors.add("limit", f"between 1 and {MAX_LIST_LIMIT}")
+        errors.add("limit", f"between 1 and {MAX_LIST_LIMIT}", field_code=("number_range", {"min": 1, "max": MAX_LIST_LIMIT}))
     errors.raise_if_any("invalid filter")
 
 

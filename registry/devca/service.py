@@ -154,6 +154,25 @@ def root_crl_der(settings: Settings) -> bytes:
     return get_ca(settings).root_crl().public_bytes(serialization.Encoding.DER)
 
 
+async def publish_to_trust_store(settings: Settings, actor: Any = None) -> None:
+    """Put the test chain into the trust store (root as anchor, issuing CA as intermediate) with both current
+    CRLs, so that what the test CA issues verifies (registry.trust.service.verify). Called before each use;
+    idempotent (the store keeps each item once, and a newer CRL supersedes the older)."""
+    from registry.auth.principal import system_principal
+    from registry.trust import service as trust
+
+    ca = get_ca(settings)
+    actor = actor or system_principal("dev-ca")
+    der = serialization.Encoding.DER
+    await trust.add_to_store(actor, ca.root.certificate.public_bytes(der), "anchor", source="dev_ca")
+    await trust.add_to_store(actor, ca.issuing.certificate.public_bytes(der), "intermediate", source="dev_ca")
+    for crl in (root_crl_der(settings), await crl_der(settings)):
+        try:
+            await trust.add_to_store(actor, crl, "crl", source="dev_ca")
+        except trust.Conflict:
+            pass  # one issued within the same moment is already current
+
+
 def chain_pem(settings: Settings) -> bytes:
     ca = get_ca(settings)
     return pem(ca.issuing.certificate) + pem(ca.root.certificate)

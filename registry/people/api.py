@@ -2,42 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from registry.http import AppSettings, CurrentPrincipal, may, problems, read_upload, signed_in
+from registry.http import AppSettings, CurrentPrincipal, conforming, may, problems, read_upload, signed_in, typed
 from registry.people import departure, service
-from registry.people.schemas import Departure, DepartureOut, ImportOut
+from registry.people.schemas import (
+    Departure,
+    DepartureOut,
+    ImportOut,
+    PersonCreate,
+    PersonOut,
+    PersonUpdate,
+    person_out,
+)
+from registry.workflow.schemas import RecordOut
 
 
 class PeopleController(Controller):
     path = "/people"
     tags = ["people"]
 
-    @get("/", guards=[may("person.read")])
+    @get("/", guards=[may("person.read")], responses=problems(401, 403, 404, 422))
     async def list(
         self,
         principal: CurrentPrincipal,
         agency: Annotated[str | None, QueryParameter(description="agency code (its subtree)")] = None,
         q: Annotated[str | None, QueryParameter(description="words of the name")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[dict[str, Any]]:
-        return await service.list_people(principal, agency_code=agency, q=q, limit=limit)
+    ) -> list[PersonOut]:
+        return typed(await service.list_people(principal, agency_code=agency, q=q, limit=limit), list[PersonOut])
 
-    @post("/", guards=[may("person.manage")], status_code=201)
-    async def create(self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    @post("/", guards=[may("person.manage")], status_code=201, responses=problems(401, 403, 409, 422))
+    async def create(self, principal: CurrentPrincipal, request: Request, data: JSONBody[PersonCreate]) -> PersonOut:
         """`full_name`, `agency_code`, `position`, `email`; restricted `id_number`, `date_of_birth`, `phone`."""
-        return await service.create_person(principal, data)
+        # The body as sent (the service tells a missing field from an empty one).
+        return person_out(await service.create_person(principal, await request.json()))
 
-    @get("/{person_id:int}", guards=[signed_in])
-    async def detail(self, principal: CurrentPrincipal, person_id: FromPath[int]) -> dict[str, Any]:
-        return await service.get_person(principal, person_id)
+    @get("/{person_id:int}", guards=[signed_in], responses=problems(401, 404, 422))
+    async def detail(self, principal: CurrentPrincipal, person_id: FromPath[int]) -> PersonOut:
+        return person_out(await service.get_person(principal, person_id))
 
-    @patch("/{person_id:int}", guards=[may("person.manage")])
-    async def update(self, principal: CurrentPrincipal, person_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return await service.update_person(principal, person_id, data)
+    @patch("/{person_id:int}", guards=[may("person.manage")], responses=problems(401, 403, 404, 409, 422))
+    async def update(self, principal: CurrentPrincipal, person_id: FromPath[int], request: Request,
+                     data: JSONBody[PersonUpdate]) -> PersonOut:
+        """Only the fields given change; naming any other field (`agency_code`, `id`...) is refused, each named."""
+        # The body as sent: the service names every field that may not be changed here.
+        return person_out(await service.update_person(principal, person_id, await request.json()))
 
     @post("/{person_id:int}/departure", guards=[may("person.record_departure")], status_code=200,
           responses=problems(401, 403, 404, 409, 422))
@@ -47,11 +60,11 @@ class PeopleController(Controller):
         revocation of each personal certificate and the cancellation of each account are prepared, each
         waiting for a head."""
         result = await departure.record_departure(principal, settings, person_id, data.reason, data.date.isoformat())
-        return DepartureOut(**result)
+        return DepartureOut(person=person_out(result["person"]),
+                            prepared=conforming(result["prepared"], list[RecordOut]))
 
     @post("/import", guards=[may("person.manage")], status_code=201, responses=problems(401, 403, 413, 422))
     async def import_csv(self, principal: CurrentPrincipal, request: Request) -> ImportOut:
         """A CSV of people (header `full_name,agency_code` and any of `position,email,id_number,date_of_birth,phone`);
         all or nothing, every error named with its line and field."""
-        return ImportOut(**await service.import_csv(principal, await read_upload(request)))
-
+        return typed(await service.import_csv(principal, await read_upload(request)), ImportOut)

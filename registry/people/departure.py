@@ -35,10 +35,11 @@ MAX_DAYS_BACK = 3660
 def _check(reason: Any, on: Any) -> tuple[str, date]:
     errors = validation.FieldErrors()
     if reason not in DEPARTURE_REASONS:
-        errors.add("reason", f"one of {', '.join(DEPARTURE_REASONS)}")
+        errors.add("reason", f"one of {', '.join(DEPARTURE_REASONS)}", field_code="choose_from_list")
     day = errors.check("date", on, validation.iso_date)
     if day is not None and not today() - timedelta(days=MAX_DAYS_BACK) <= day <= today() + timedelta(days=MAX_DAYS_AHEAD):
-        errors.add("date", f"within {MAX_DAYS_BACK} days back and {MAX_DAYS_AHEAD} ahead")
+        errors.add("date", f"within {MAX_DAYS_BACK} days back and {MAX_DAYS_AHEAD} ahead",
+                   field_code=("departure_date_range", {"back": MAX_DAYS_BACK, "ahead": MAX_DAYS_AHEAD}))
     errors.raise_if_any("invalid departure")
     return reason, day  # type: ignore[return-value]
 

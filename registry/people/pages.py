@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from registry import messages
 from registry.agencies import service as agencies
 from registry.auth import service as auth
 from registry.auth.permissions import may, scope_paths
@@ -17,18 +18,23 @@ from registry.auth.principal import Principal
 from registry.errors import RegistryError
 from registry.http import AppSettings, CurrentPrincipal, read_upload, signed_in
 from registry.http import may as may_guard
+from registry.labels import field_label
 from registry.messages import message_for
 from registry.people import departure, service
 from registry.web import domains_of, load_sections, render
 
 FORM_FIELDS = ("full_name", "agency_code", "position", "email", "id_number", "date_of_birth", "phone")
-FORM_ERROR = "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu."
+FORM_ERROR = messages.message("form_has_errors")
 
 
 def field_messages(error: RegistryError) -> dict[str, str]:
-    from registry.i18n import vi
+    return messages.field_messages(error) or {"": message_for(error)}
 
-    return {field: vi(text) for field, text in error.fields.items()} or {"": message_for(error)}
+
+def _import_problems(error: RegistryError) -> list[str]:
+    """Each line's mistakes of a refused CSV, in Vietnamese."""
+    return [f"Dòng {line}, {field_label(field)}: {messages.field_message(code, params)}"
+            for line, field, code, params in getattr(error, "line_codes", ())]
 
 
 def _form_values(form: Mapping[str, Any]) -> dict[str, str]:
@@ -138,5 +144,5 @@ class PeoplePages(Controller):
             if error.status_code not in (413, 422):
                 raise
             return await render(request, "people/import.html", status_code=error.status_code,
-                                problems=error.extra.get("problems") or [], message=message_for(error))
+                                problems=_import_problems(error), message=message_for(error))
         return Redirect(f"/people?imported={result['created']}", status_code=303)

@@ -137,6 +137,7 @@ async def update_person(actor: Principal, person_id: int, changes: Mapping[str, 
         raise Invalid(
             f"these fields cannot be changed here: {', '.join(unknown)}",
             fields={name: "cannot be changed here" for name in unknown},
+            field_codes={name: "field_not_changeable" for name in unknown},
         )
     cleaned = check_fields(changes, partial=True)
     async with db.transaction():
@@ -229,18 +230,27 @@ async def import_csv(actor: Principal, content: bytes) -> dict[str, Any]:
     if not rows:
         raise Invalid("the file has no people", code="csv_empty")
     problems: list[str] = []
+    # The same, for pages: (line, field, catalogue code, its values).
+    line_codes: list[tuple[int, str, str, dict[str, Any]]] = []
+
+    def problem(line: int, field: str, english: str, code: str, **params: Any) -> None:
+        problems.append(f"line {line}, {field}: {english}")
+        line_codes.append((line, field, code, params))
+
     checked: list[tuple[int, dict[str, Any], str]] = []
     seen_ids: dict[str, int] = {}
     for line, record in rows:
         try:
             fields = check_fields({name: record.get(name, "") for name in FIELD_CHECKS})
         except Invalid as error:
-            problems.extend(f"line {line}, {name}: {message}" for name, message in error.fields.items())
+            for name, message in error.fields.items():
+                code, params = error.field_codes.get(name, (error.code, error.params))
+                problem(line, name, message, code, **params)
             continue
         number = fields.get("id_number")
         if number:
             if number in seen_ids:
-                problems.append(f"line {line}, id_number: repeats line {seen_ids[number]}")
+                problem(line, "id_number", f"repeats line {seen_ids[number]}", "duplicate_line", line=seen_ids[number])
             seen_ids[number] = line
         checked.append((line, fields, record.get("agency_code", "").strip().upper()))
     async with db.transaction():
@@ -250,14 +260,16 @@ async def import_csv(actor: Principal, content: bytes) -> dict[str, Any]:
                 agencies_by_code[code] = await agencies.find_row(code) if code else None
             agency = agencies_by_code[code]
             if agency is None:
-                problems.append(f"line {line}, agency_code: no agency {code or '(empty)'}")
+                problem(line, "agency_code", f"no agency {code or '(empty)'}", "no_such_agency")
             elif not allowed(actor, "person.manage", agency["path"]):
-                problems.append(f"line {line}, agency_code: outside your agencies")
+                problem(line, "agency_code", "outside your agencies", "not_permitted_here")
             elif fields.get("id_number") and await find_by_id_number(fields["id_number"]):
-                problems.append(f"line {line}, id_number: belongs to a person already in the registry")
+                problem(line, "id_number", "belongs to a person already in the registry", "id_number_taken")
         if problems:
-            raise Invalid("; ".join(problems[:50]) + ("" if len(problems) <= 50 else f"; and {len(problems) - 50} more"),
-                          code="csv_rows_invalid", params={"count": len(problems)}, extra={"problems": problems})
+            error = Invalid("; ".join(problems[:50]) + ("" if len(problems) <= 50 else f"; and {len(problems) - 50} more"),
+                            code="csv_rows_invalid", params={"count": len(problems)}, extra={"problems": problems})
+            error.line_codes = line_codes  # type: ignore[attr-defined]
+            raise error
         created = []
         for _line, fields, code in checked:
             person_id = await insert_person(agencies_by_code[code], fields)

@@ -14,7 +14,7 @@ from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import RegistryError
 from registry.http import CurrentPrincipal, may
-from registry.messages import message_for
+from registry.messages import message, message_for
 from registry.web import domains_of, render
 from registry.workflow import engine, service
 
@@ -67,7 +67,7 @@ class InboxPages(Controller):
         reasons = {item_key(d, i): str(form.get(f"reason_{d}_{i}") or "").strip() for d, i in selected}
         keys = {item_key(d, i) for d, i in selected}
         if not selected:
-            return await self._page(request, principal, error="Chưa chọn yêu cầu nào.", status_code=422,
+            return await self._page(request, principal, error=message("nothing_to_decide"), status_code=422,
                                     shared_reason=shared_reason)
         approve, reject = [], []
         if action == "approve":

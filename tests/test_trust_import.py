@@ -1,0 +1,123 @@
+"""Importing into the certificate database goes through the verification service: a certificate that does not
+verify is refused with the verdict, unless an admin overrides with a reason (audited); the refusal writes
+nothing. Certificates of trusted CAs import as before, expired ones (history) included."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from registry.audit.tables import AuditEntry
+from registry.certs import service as certs
+from registry.certs.tables import Certificate
+from registry.errors import Forbidden, Invalid
+from registry.trust import service as trust
+from tests import pki
+from tests.helpers import SYSTEM, page_csrf, sign_in
+
+
+@pytest.fixture
+def chain() -> tuple[pki.Authority, pki.Authority]:
+    root = pki.root("Root CA nhập thử")
+    return root, root.intermediate("CA cấp 2 nhập thử")
+
+
+async def trust_chain(root: pki.Authority, issuing: pki.Authority, *, with_intermediate: bool = True) -> None:
+    await trust.add_to_store(SYSTEM, pki.pem(root.cert), "anchor")
+    if with_intermediate:
+        await trust.add_to_store(SYSTEM, pki.pem(issuing.cert), "intermediate")
+    await trust.add_to_store(SYSTEM, pki.der(root.crl()), "crl")
+    await trust.add_to_store(SYSTEM, pki.der(issuing.crl()), "crl")
+
+
+async def counts() -> tuple[int, int]:
+    return await Certificate.count(), await AuditEntry.count().where(AuditEntry.action.like("certificate.%"))
+
+
+async def test_untrusted_refused_then_admin_override_audited(client, province) -> None:
+    stranger = pki.root("CA lạ").intermediate("CA lạ cấp 2")
+    content = pki.pem(stranger.issue("Người của CA lạ", email="la@quangninh.gov.vn"))
+    before = await counts()
+    refused = await client.post("/api/v1/certificates", content=content, headers=province.auth("operator"))
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "certificate_not_verified" and problem["verification"]["status"] == "untrusted"
+    assert "quản trị" in problem["detail"]
+    assert await counts() == before
+    # An operator may not override; an admin must give a reason.
+    operator = await client.post("/api/v1/certificates", content=content, params={"override": "true", "override_reason": "x"},
+                                 headers=province.auth("operator"))
+    assert operator.status_code == 403
+    no_reason = await client.post("/api/v1/certificates", content=content, params={"override": "true"},
+                                  headers=province.auth("admin"))
+    assert no_reason.status_code == 422 and no_reason.json()["code"] == "reason_required"
+    assert await counts() == before
+    forced = await client.post("/api/v1/certificates", content=content,
+                               params={"override": "true", "override_reason": "Chứng thư cũ của đơn vị, lưu để đối chiếu"},
+                               headers=province.auth("admin"))
+    assert forced.status_code == 201, forced.text
+    entry = await AuditEntry.select().where(AuditEntry.action == "certificate.import_override").first()
+    assert entry is not None and entry["object_id"] == forced.json()["fingerprint"]
+    assert "lưu để đối chiếu" in entry["after"] and "untrusted" in entry["after"]
+    assert await counts() == (before[0] + 1, before[1] + 2)  # the import and its override
+    # Known now: the same file again changes nothing and needs no override.
+    again = await client.post("/api/v1/certificates", content=content, headers=province.auth("operator"))
+    assert again.status_code == 200
+
+
+async def test_revoked_refused_and_expired_history_accepted(migrated, chain) -> None:
+    root, issuing = chain
+    revoked = issuing.issue("Đã thu hồi")
+    issuing.revoke(revoked)
+    await trust_chain(root, issuing)
+    with pytest.raises(Invalid) as refused:
+        await certs.import_certificate(SYSTEM, pki.pem(revoked))
+    assert refused.value.code == "certificate_not_verified" and refused.value.extra["verification"]["status"] == "revoked"
+    expired = issuing.issue("Hết hạn từ lâu", not_before=pki.now() - timedelta(days=19), days=10)
+    body, created = await certs.import_certificate(SYSTEM, pki.pem(expired))
+    assert created and body["status"] == "expired"
+    stranger_expired = pki.root("Lạ").intermediate("Lạ 2").issue("Lạ hết hạn", not_before=pki.now() - timedelta(days=19), days=10)
+    with pytest.raises(Invalid):
+        await certs.import_certificate(SYSTEM, pki.pem(stranger_expired))
+    with pytest.raises(Forbidden):
+        operator_like = SYSTEM.__class__(**{**SYSTEM.__dict__, "via": "token", "grants": ()})
+        await certs.import_certificate(operator_like, pki.pem(revoked), override=True, override_reason="x")
+
+
+async def test_a_bundle_with_its_chain(migrated, chain) -> None:
+    root, issuing = chain
+    await trust_chain(root, issuing)
+    leaf = issuing.issue("Trong gói", email="goi@quangninh.gov.vn")
+    bundle = pkcs7.serialize_certificates([issuing.cert, leaf], serialization.Encoding.DER)
+    results = await certs.import_bundle(SYSTEM, bundle)
+    assert sorted(created for _body, created in results) == [True, True]
+    # A bundle holding a certificate that does not verify is refused whole.
+    stranger = pki.root("CA ngoài").intermediate("CA ngoài 2")
+    mixed = pkcs7.serialize_certificates([issuing.issue("Tốt"), stranger.issue("Xấu")], serialization.Encoding.DER)
+    before = await counts()
+    with pytest.raises(Invalid):
+        await certs.import_bundle(SYSTEM, mixed)
+    assert await counts() == before
+
+
+async def test_import_page_shows_the_verdict_and_admins_override(client, province) -> None:
+    stranger = pki.root("CA lạ trang").intermediate("CA lạ trang 2")
+    content = pki.pem(stranger.issue("Người lạ trên trang"))
+    csrf = await sign_in(client, "operator")
+    refused = await client.post("/certificates/import", data={"_csrf": csrf}, files={"file": ("a.pem", content)})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert 'data-status="untrusted"' in refused.text and "Không nhập được" in refused.text
+    assert 'name="override"' not in refused.text  # operators cannot override
+    await client.post("/logout", data={"_csrf": page_csrf(refused.text)})
+    csrf = await sign_in(client, "admin")
+    form = await client.get("/certificates/import")
+    assert 'name="override"' in form.text and 'name="override_reason"' in form.text
+    missing = await client.post("/certificates/import", data={"_csrf": csrf, "override": "1", "override_reason": ""},
+                                files={"file": ("a.pem", content)})
+    assert missing.status_code == 422 and "lý do" in missing.text
+    done = await client.post("/certificates/import", data={"_csrf": csrf, "override": "1", "override_reason": "Đối chiếu hồ sơ cũ"},
+                             files={"file": ("a.pem", content)})
+    assert done.status_code == 303 and "notice=created" in done.headers["location"]
