@@ -339,6 +339,41 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+# --- generated data for benchmarks ----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--agencies", type=int, default=10_000, show_default=True, help="Agencies, in a deep tree.")
+@click.option("--people", type=int, default=200_000, show_default=True, help="People of those agencies.")
+@click.option("--certificates", type=int, default=1_000_000, show_default=True,
+              help="Certificates, with renewal histories, revocations and expiries.")
+@click.option("--requests", type=int, default=100_000, show_default=True, help="Certificate requests in every state.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random choices.")
+@click.option("--password", default=None, help="Password of every generated user (default: none, tokens only).")
+def generate(agencies: int, people: int, certificates: int, requests: int, seed: int, password: str | None) -> None:
+    """Fill an empty, migrated database with realistic generated data (for benchmarks)."""
+    from registry.generate import Size
+    from registry.generate import generate as fill
+
+    size = Size(agencies=agencies, people=people, certificates=certificates, requests=requests)
+    try:
+        size.check()
+    except RegistryError as error:
+        fail(error.detail)
+
+    async def work(_settings: Settings) -> Any:
+        password_hash = ""
+        if password:
+            from registry.auth.service import hash_password
+
+            password_hash = await hash_password(password)
+        return await fill(size, seed=seed, password_hash=password_hash, progress=lambda line: click.echo(line, err=True))
+
+    summary = run(work)
+    click.echo(f"generated {summary.agencies} agencies, {summary.people} people, {summary.users} users, "
+               f"{summary.certificates} certificates, {summary.requests} requests, {summary.audit_entries} audit entries")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -46,35 +46,50 @@ def sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
 
+# Reads outside a transaction go to a few shared connections per event loop, each with its own thread:
+# SQLite releases the GIL while it works, so reads of concurrent requests proceed side by side instead of
+# queueing behind one connection.
+READ_CONNECTIONS = 4
+
+
 class SharedConnectionSQLiteEngine(SQLiteEngine):
     """Piccolo opens a new SQLite connection (and its thread) for every query outside a transaction,
-    which costs more than most queries. This engine keeps one connection per event loop for those;
-    transactions still take a connection of their own. In autocommit mode, with WAL, each statement
-    sees the latest committed data."""
+    which costs more than most queries. This engine keeps a few connections per event loop for those (the
+    least busy one takes the next read); transactions still take a connection of their own. In autocommit
+    mode, with WAL, each statement sees the latest committed data."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shared: dict[int, Any] = {}
+        self._shared: dict[int, list[Any]] = {}
+        self._in_flight: dict[int, int] = {}
+
+    async def _open_shared(self) -> Any:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # A daemon worker thread: a connection nobody closed must not keep the process alive at exit
+        # (aiosqlite starts a plain thread, joined at interpreter shutdown).
+        worker = getattr(connection, "_thread", None)
+        if worker is not None:
+            worker.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
 
     async def _shared_connection(self) -> Any:
         loop = asyncio.get_running_loop()
-        connection = self._shared.get(id(loop))
-        if connection is None:
-            connection = aiosqlite.connect(**self.connection_kwargs)
-            # A daemon worker thread: a connection nobody closed must not keep the process alive at exit
-            # (aiosqlite starts a plain thread, joined at interpreter shutdown).
-            worker = getattr(connection, "_thread", None)
-            if worker is not None:
-                worker.daemon = True
-            await connection
-            connection.row_factory = dict_factory
-            await connection.execute("PRAGMA foreign_keys = 1")
-            # Concurrent first queries each opened one while awaiting: keep the first, close the others (a
-            # connection left open would go on reading a replaced database file).
-            kept = self._shared.setdefault(id(loop), connection)
-            if kept is not connection:
-                await connection.close()
-            connection = kept
+        pool = self._shared.setdefault(id(loop), [])
+        idle = min(pool, key=lambda c: self._in_flight.get(id(c), 0), default=None)
+        if idle is not None and (self._in_flight.get(id(idle), 0) == 0 or len(pool) >= READ_CONNECTIONS):
+            return idle
+        connection = await self._open_shared()
+        pool = self._shared.setdefault(id(loop), [])
+        if len(pool) >= READ_CONNECTIONS:
+            # Concurrent first queries each opened one while awaiting: keep those of the pool, close this one
+            # (every connection kept is in the pool, so that close_shared closes it: a connection left open
+            # would go on reading a replaced database file).
+            await connection.close()
+            return min(pool, key=lambda c: self._in_flight.get(id(c), 0))
+        pool.append(connection)
         return connection
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
@@ -83,10 +98,15 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             # A write outside db.transaction() (which should not happen) still never blocks the readers.
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
-        # Executed and fetched in one step on the connection's thread: were statements of concurrent
-        # requests left open between the two, the connection would stay inside one read transaction and
-        # keep reading an old snapshot (a person just created "not found").
-        return await connection.execute_fetchall(query, args or [])
+        key = id(connection)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            # Executed and fetched in one step on the connection's thread: were statements of concurrent
+            # requests left open between the two, the connection would stay inside one read transaction and
+            # keep reading an old snapshot (a person just created "not found").
+            return await connection.execute_fetchall(query, args or [])
+        finally:
+            self._in_flight[key] -= 1
 
     async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
                                           query_type: str = "generic", table: Any = None) -> Any:
@@ -106,9 +126,11 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         return connection
 
     async def close_shared(self) -> None:
-        connections, self._shared = list(self._shared.values()), {}
-        for connection in connections:
-            await connection.close()
+        pools, self._shared = list(self._shared.values()), {}
+        self._in_flight = {}
+        for pool in pools:
+            for connection in pool:
+                await connection.close()
 
 
 def _is_read(query: str) -> bool:
@@ -283,10 +305,12 @@ async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
 _MAX_BOUND_VALUES = 30_000
 
 
-async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning: tuple[str, ...] = (),
+                      skip_conflicts_on: str | None = None) -> list[dict[str, Any]]:
     """Insert many rows in few statements, inside the current transaction. Piccolo builds each row's SQL in
     Python, which for tens of thousands of rows costs far more than the database's work; this binds the
-    values directly. Every row names the same columns. Returns the `returning` columns of each row."""
+    values directly. Every row names the same columns. Returns the `returning` columns of each row.
+    `skip_conflicts_on` names a unique column: rows clashing on it are skipped (and not returned)."""
     tx = _current_tx.get()
     if tx is None:
         raise RuntimeError("bulk_insert needs a transaction")
@@ -297,7 +321,8 @@ async def bulk_insert(table: type[Table], rows: list[dict[str, Any]], returning:
     columns = list(rows[0])
     per_statement = max(1, _MAX_BOUND_VALUES // len(columns))
     quoted = ", ".join(f'"{column}"' for column in columns)
-    tail = f" RETURNING {', '.join(returning)}" if returning else ""
+    tail = f' ON CONFLICT ("{skip_conflicts_on}") DO NOTHING' if skip_conflicts_on else ""
+    tail += f" RETURNING {', '.join(returning)}" if returning else ""
     sqlite = isinstance(engine, SQLiteEngine)
     results: list[dict[str, Any]] = []
     for start in range(0, len(rows), per_statement):

@@ -74,8 +74,20 @@ def is_api_path(path: str) -> bool:
 # --- JSON in Vietnam time ----------------------------------------------------------------------
 
 
+# Values passed through as they are; checked by exact type first, as a list of certificates holds
+# thousands of them per response.
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def in_vietnam_time(value: Any) -> Any:
     """Every datetime in a response, at any depth, expressed as +07:00."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {key: item if type(item) in _PLAIN else in_vietnam_time(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _PLAIN else in_vietnam_time(item) for item in value]
     if isinstance(value, datetime):
         return to_vietnam(value)
     if isinstance(value, Mapping):

@@ -150,11 +150,12 @@ def scope_paths(principal: Principal, action: str) -> list[str]:
     return principal.scope_paths(*_rule(action).roles)
 
 
-def scope(principal: Principal, action: str, path_column: Any) -> Any:
+def scope(principal: Principal, action: str, path_column: Any, *, read_in_order: bool = True) -> Any:
     """A where-clause for list queries: `path_column` (an agency path, possibly through joins) lies where
     the principal may take `action`. Returns None when that is nowhere; the system principal is not
-    limited (callers skip the condition when `principal.is_system`)."""
-    return within_subtrees(path_column, scope_paths(principal, action))
+    limited (callers skip the condition when `principal.is_system`). `read_in_order`: see
+    `registry.subtree.within_subtrees`."""
+    return within_subtrees(path_column, scope_paths(principal, action), read_in_order=read_in_order)
 
 
 def roles_may(action: str) -> tuple[str, ...]:

@@ -318,13 +318,20 @@ def _as_datetime(value: Any) -> datetime:
 
 async def load_principal(user_id: int, *, via: str, session_id: int | None = None, csrf_token: str | None = None) -> Principal | None:
     users = await UserAccount.raw(_USER_SQL, user_id)
-    if not users or not users[0]["active"]:
+    if not users:
         return None
-    user = users[0]
+    return await _principal_of(users[0], via=via, session_id=session_id, csrf_token=csrf_token)
+
+
+async def _principal_of(user: dict[str, Any], *, via: str, session_id: int | None = None,
+                        csrf_token: str | None = None) -> Principal | None:
+    """The principal of a row of `_USER_SQL`'s columns, its grants read; None when it may not act."""
+    if not user["active"]:
+        return None
     if user["left_at"] is not None and to_vietnam(_as_datetime(user["left_at"])) <= now():
         # Whoever left the registry's agencies has no user account from that day (people/departure.py).
         return None
-    grants = await RoleAssignment.raw(_GRANTS_SQL, user_id)
+    grants = await RoleAssignment.raw(_GRANTS_SQL, user["id"])
     return Principal(
         user_id=user["id"],
         username=user["username"],
@@ -424,23 +431,41 @@ async def revoke_token(actor: Principal, token_id: int) -> dict[str, Any]:
     return token_json(row)
 
 
+# A bearer token and its user in one query: every API request starts with it.
+_TOKEN_SQL = (
+    'SELECT t.id AS token_id, t.revoked_at AS token_revoked_at, t.expires_at AS token_expires_at, '
+    't.last_used_at AS token_last_used_at, u.id, u.username, u.active, p.id AS person_id, p.full_name, '
+    'p.left_at, a.id AS agency_id, a.code AS agency_code, a.path AS agency_path '
+    'FROM api_token t JOIN user_account u ON u.id = t."user" JOIN person p ON p.id = u.person '
+    'JOIN agency a ON a.id = p.agency WHERE t.token_hash = {}'
+)
+
+
+def _optional_moment(value: Any) -> datetime | None:
+    return None if value is None else to_vietnam(_as_datetime(value))
+
+
 async def principal_for_token(plain: str) -> Principal:
-    row = await ApiToken.select().where(ApiToken.token_hash == digest(plain.strip())).first()
-    if row is None:
+    rows = await ApiToken.raw(_TOKEN_SQL, digest(plain.strip()))
+    if not rows:
         raise Unauthenticated("unknown bearer token")
+    row = rows[0]
     moment = now()
-    if row["revoked_at"] is not None:
+    if row["token_revoked_at"] is not None:
         raise Unauthenticated("this bearer token was revoked")
-    if row["expires_at"] is not None and row["expires_at"] <= moment:
+    expires_at = _optional_moment(row["token_expires_at"])
+    if expires_at is not None and expires_at <= moment:
         raise Unauthenticated("this bearer token has expired")
-    principal = await load_principal(row["user"], via="token")
+    principal = await _principal_of(row, via="token")
     if principal is None:
         raise Unauthenticated("the token's user is deactivated")
-    if row["last_used_at"] is None or moment - row["last_used_at"] > TOKEN_TOUCH_INTERVAL:
+    last_used_at = _optional_moment(row["token_last_used_at"])
+    if last_used_at is None or moment - last_used_at > TOKEN_TOUCH_INTERVAL:
         # Bookkeeping, not a change of registry data: no audit entry, at most once a minute, and skipped
         # rather than failing the request when the database is busy.
         await db.best_effort(
-            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["id"]), "token last use"
+            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["token_id"]),
+            "token last use",
         )
     return principal
 
@@ -592,6 +617,20 @@ async def contacts(*, user_ids: Iterable[int] = (), person_ids: Iterable[int] = 
         return {}
     rows = await UserAccount.select(UserAccount.id, UserAccount.person.email.as_alias("email")).where(condition)
     return {row["id"]: row["email"] or "" for row in rows}
+
+
+async def accounts_of(*, user_ids: Iterable[int] = (), person_ids: Iterable[int] = ()) -> list[dict[str, Any]]:
+    """The users given and the users of the people given: id, person and email each (`contacts` for many
+    records at once, telling whose is whose)."""
+    users, persons = sorted(set(user_ids)), sorted(set(person_ids))
+    rows: dict[int, dict[str, Any]] = {}
+    for column, values in ((UserAccount.id, users), (UserAccount.person, persons)):
+        for start in range(0, len(values), 5000):
+            for row in await UserAccount.select(UserAccount.id, UserAccount.person,
+                                                UserAccount.person.email.as_alias("email")).where(
+                    column.is_in(values[start:start + 5000])):
+                rows[row["id"]] = {**row, "email": row["email"] or ""}
+    return list(rows.values())
 
 
 async def names_of_users(user_ids: Iterable[int]) -> dict[int, str]:

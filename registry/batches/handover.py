@@ -11,6 +11,7 @@ from typing import Any
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
+from registry.auth import permissions
 from registry.auth.permissions import may
 from registry.auth.principal import Principal
 from registry.batches import service as batches
@@ -131,4 +132,12 @@ async def todo_counter(actor: Principal, _domains: Any) -> int:
     """For a unit: deliveries to confirm and tokens to return."""
     if actor.is_system or not may(actor, "request.confirm_receipt"):
         return 0
-    return len(await awaiting_receipt(actor)) + len(await tokens_to_return(actor))
+    # Counted, not listed: every page shows this number. The same records as `awaiting_receipt` (those the
+    # actor may confirm) and `tokens_to_return`, each capped as those lists are.
+    receivable = permissions.scope(actor, "request.confirm_receipt", CertRequest.agency.path, read_in_order=False)
+    awaiting = await engine.count_records(actor, CERT_FLOW, states=["fulfilled"], extra_condition=receivable,
+                                          limit=1000) if receivable is not None else 0
+    returning = await engine.count_records(
+        actor, CERT_FLOW, states=["fulfilled", "delivered"], kind="revoke",
+        extra_condition=CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null(), limit=1000)
+    return awaiting + returning

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from registry import db
 from registry.agencies import service as agencies
 from registry.audit import service as audit
@@ -24,6 +26,7 @@ from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
+from registry.subtree import refresh_agency_paths, within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors, has_control_characters
@@ -423,6 +426,9 @@ async def import_bundle(
     # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
     parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
     overridden = await _verification_overrides(actor, parsed_all, override=override, override_reason=override_reason)
+    known = await _rows_by_fingerprint([parsed.fingerprint for parsed in parsed_all])
+    # The links are the same for every end-entity certificate of the bundle: checked once per kind guessed.
+    resolved: dict[tuple[Any, ...], Links] = {}
     plan = []
     for parsed in parsed_all:
         if parsed.is_ca:
@@ -431,14 +437,73 @@ async def import_bundle(
             link_args = dict(holder_person_id=holder_person_id, agency_code=agency_code,
                              custodian_person_id=custodian_person_id, kind=kind)
         links = None
-        if await find_by_fingerprint(parsed.fingerprint) is None:
-            links = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
-        plan.append((parsed, link_args, links))
-    results = []
+        if parsed.fingerprint not in known:
+            key = (parsed.kind, parsed.is_ca, *link_args.values())
+            if key not in resolved:
+                resolved[key] = await resolve_links(actor, guessed_kind=parsed.kind, is_ca=parsed.is_ca, **link_args)
+            links = resolved[key]
+        plan.append((parsed, links))
     async with db.transaction():
-        for parsed, link_args, links in plan:
-            results.append(await _import_parsed(actor, parsed, source=source, resolved=links, **link_args))
+        results = await _import_planned(actor, plan, source)
         _audit_overrides(actor, results, overridden)
+        return results
+
+
+async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, Any]]:
+    wanted = sorted(set(fingerprints))
+    if not wanted:
+        return {}
+    rows = await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint.is_in(wanted))
+    return {row["fingerprint"]: row for row in rows}
+
+
+async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCertificate, Links | None]],
+                          source: str) -> list[tuple[dict[str, Any], bool]]:
+    """Inside the caller's transaction, set-based: the certificates not yet known inserted in one statement,
+    audited, then read back in one query. The bundle's order is kept; a certificate met twice, or known
+    already (imported meanwhile by someone else too), is reported as not created."""
+    known = await _rows_by_fingerprint([parsed.fingerprint for parsed, _links in plan])
+    moment = now()
+    new_rows, audited, seen = [], [], set()
+    for parsed, links in plan:
+        if parsed.fingerprint in known or parsed.fingerprint in seen:
+            continue
+        seen.add(parsed.fingerprint)
+        if links is None:
+            # Known when planned, gone since (it cannot be: certificates are never deleted); link nothing.
+            links = Links(kind=parsed.kind)
+        new_rows.append({
+            "fingerprint": parsed.fingerprint, "serial": parsed.serial, "subject": parsed.subject,
+            "issuer": parsed.issuer, "common_name": parsed.common_name, "email": parsed.email,
+            "search_key": _search_key(parsed.common_name, parsed.email), "not_before": parsed.not_before,
+            "not_after": parsed.not_after, "key_type": parsed.key_type, "key_size": parsed.key_size,
+            "key_usage": ",".join(parsed.key_usage), "is_ca": parsed.is_ca, "kind": links.kind, "der": parsed.der,
+            "holder": links.holder["id"] if links.holder else None,
+            "agency": links.agency["id"] if links.agency else None,
+            "custodian": links.custodian["id"] if links.custodian else None,
+            "revoked_at": None, "revocation_reason": "", "revocation_pending_since": None, "superseded_by": None,
+            "superseded_at": None, "source": source, "imported_at": moment, "imported_by": actor.user_id,
+        })
+        audited.append((parsed, links))
+    inserted = await db.bulk_insert(Certificate, new_rows, returning=("id", "fingerprint"),
+                                    skip_conflicts_on="fingerprint")
+    created = {entry["fingerprint"] for entry in inserted}
+    for parsed, links in audited:
+        if parsed.fingerprint in created:
+            audit.record(
+                actor, "certificate.import", "certificate", parsed.fingerprint,
+                after={
+                    "serial": parsed.serial, "subject": parsed.subject, "issuer": parsed.issuer,
+                    "not_before": parsed.not_before, "not_after": parsed.not_after, "source": source,
+                    **links.summary(),
+                },
+            )
+    rows = {**known, **await _rows_by_fingerprint([fingerprint for fingerprint in seen])}
+    results = []
+    for parsed, _links in plan:
+        is_new = parsed.fingerprint in created
+        created.discard(parsed.fingerprint)
+        results.append((certificate_json(rows[parsed.fingerprint]), is_new))
     return results
 
 
@@ -583,7 +648,10 @@ async def record_supersession(actor: Principal, old_id: int, new_id: int) -> Non
 # --- lists ----------------------------------------------------------------------------------------
 
 
-def _status_condition(status: str, moment: datetime):
+def _status_condition(status: str, moment: datetime, *, by_expiry: bool = False):
+    """`by_expiry`: the list is read in expiry order (expiring soon). Otherwise the expiry comparison must
+    not steer SQLite to the expiry index: most certificates satisfy it, and the list's own order is the
+    better path (`+column` keeps a term out of SQLite's index choice; PostgreSQL weighs it on statistics)."""
     not_revoked = Certificate.revoked_at.is_null() | (Certificate.revoked_at > moment)
     not_superseded = Certificate.superseded_by.is_null() | (Certificate.superseded_at > moment)
     if status == "revoked":
@@ -592,9 +660,11 @@ def _status_condition(status: str, moment: datetime):
         return not_revoked & Certificate.superseded_by.is_not_null() & (
             Certificate.superseded_at.is_null() | (Certificate.superseded_at <= moment)
         )
-    if status == "expired":
-        return not_revoked & not_superseded & (Certificate.not_after < moment)
-    return not_revoked & not_superseded & (Certificate.not_after >= moment)
+    if by_expiry or not db.is_sqlite():
+        expiry = (Certificate.not_after < moment) if status == "expired" else (Certificate.not_after >= moment)
+    else:
+        expiry = WhereRaw(f'+"certificate"."not_after" {"<" if status == "expired" else ">="} {{}}', moment)
+    return not_revoked & not_superseded & expiry
 
 
 def _scope_condition(actor: Principal):
@@ -640,6 +710,7 @@ async def list_certificates(
     `expiring_within_days` (30, 60 or 90) keeps active ones whose `not_after` falls within that many days,
     soonest first; `q` matches words of the common name or email, diacritics-blind, or a fingerprint prefix."""
     _check_list_filters(status, expiring_within_days, limit)
+    await refresh_agency_paths()
     moment = now()
     query = Certificate.select(*LIST_COLUMNS).limit(limit)
     if not actor.is_system:
@@ -651,11 +722,11 @@ async def list_certificates(
         agency = await agencies.find_row(agency_code)
         if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
-        query = query.where(Certificate.agency.path.like(f"{agency['path']}%"))
+        query = query.where(within_subtrees(Certificate.agency.path, [agency["path"]]))
     if status:
         query = query.where(_status_condition(status, moment))
     if expiring_within_days is not None:
-        query = query.where(_status_condition("active", moment)).where(
+        query = query.where(_status_condition("active", moment, by_expiry=True)).where(
             Certificate.not_after <= moment + timedelta(days=expiring_within_days)
         )
     if holder_person_id is not None:

@@ -31,6 +31,27 @@ async def enqueue(*, user_id: int, email: str, kind: str, message: str, request_
         )
 
 
+async def enqueue_many(notices: list[dict[str, Any]]) -> None:
+    """`enqueue` for many notices (user_id, email, kind, message, request_id, url) in two inserts."""
+    if not notices:
+        return
+    from registry import db
+
+    moment = now()
+    await db.bulk_insert(Notification, [
+        {"user": notice["user_id"], "kind": notice["kind"], "request_id": notice.get("request_id"),
+         "url": (notice.get("url") or "")[:200], "message": notice["message"][:500], "created_at": moment,
+         "read_at": None}
+        for notice in notices
+    ])
+    await db.bulk_insert(OutboxMessage, [
+        {"recipient": notice["user_id"], "email": notice["email"], "subject": f"[{SITE_NAME}] {notice['message'][:200]}",
+         "body": f"{notice['message']}\n\nXem chi tiết trong hệ thống.", "created_at": moment,
+         "next_attempt_at": moment, "attempts": 0, "last_error": "", "sent_at": None}
+        for notice in notices if notice["email"]
+    ])
+
+
 async def unread_count(actor: Principal) -> int:
     if actor.user_id is None:
         return 0
@@ -52,9 +73,10 @@ async def mark_read(actor: Principal, url: str | None = None) -> None:
     """Bookkeeping of what the user has seen: not a change of registry data, so not audited."""
     if actor.user_id is None:
         return
-    query = Notification.update({Notification.read_at: now()}).where(
-        (Notification.user == actor.user_id) & Notification.read_at.is_null()
-    )
+    condition = (Notification.user == actor.user_id) & Notification.read_at.is_null()
     if url is not None:
-        query = query.where(Notification.url == url)
-    await query
+        condition = condition & (Notification.url == url)
+    # Most page views have nothing to mark: a read finds out, so that they take no write lock.
+    if not await Notification.exists().where(condition):
+        return
+    await Notification.update({Notification.read_at: now()}).where(condition)

@@ -17,7 +17,7 @@ from typing import Any
 
 from piccolo.table import Table
 
-from registry import db, validation
+from registry import db, subtree, validation
 from registry.audit import service as audit
 from registry.auth import permissions
 from registry.auth import service as auth
@@ -250,6 +250,36 @@ def _own_condition(actor: Principal, table: Any) -> Any:
     return own
 
 
+def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | None, agency_code: str | None,
+                       mine: bool, kind: str | None, urgent_only: bool, extra_condition: Any) -> list[Any] | None:
+    """The where-clauses of `list_records`; None when the actor sees nothing."""
+    table: Any = flow.table
+    conditions = []
+    own = _own_condition(actor, table)
+    if mine:
+        if own is None:
+            return None
+        conditions.append(own)
+    elif not actor.is_system:
+        # Requests are few against certificates: a subtree's are found by agency and sorted.
+        scoped = permissions.scope(actor, "request.read", table.agency.path, read_in_order=False)
+        visible = own if scoped is None else (scoped if own is None else scoped | own)
+        if visible is None:
+            return None
+        conditions.append(visible)
+    if states:
+        conditions.append(table.state.is_in(list(states)))
+    if agency_code:
+        conditions.append(table.agency.code == agency_code.strip().upper())
+    if kind:
+        conditions.append(table.kind == kind)
+    if urgent_only:
+        conditions.append(table.urgent == True)  # noqa: E712
+    if extra_condition is not None:
+        conditions.append(extra_condition)
+    return conditions
+
+
 async def list_records(
     actor: Principal,
     flow: Flow,
@@ -264,30 +294,32 @@ async def list_records(
 ) -> list[dict[str, Any]]:
     """Records the actor may see (theirs, or in the subtrees where they read requests), urgent first, then
     oldest first."""
+    await subtree.refresh_agency_paths()
     table: Any = flow.table
+    conditions = _record_conditions(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
+                                     urgent_only=urgent_only, extra_condition=extra_condition)
+    if conditions is None:
+        return []
     query = table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at).limit(limit)
-    own = _own_condition(actor, table)
-    if mine:
-        if own is None:
-            return []
-        query = query.where(own)
-    elif not actor.is_system:
-        scoped = permissions.scope(actor, "request.read", table.agency.path)
-        visible = own if scoped is None else (scoped if own is None else scoped | own)
-        if visible is None:
-            return []
-        query = query.where(visible)
-    if states:
-        query = query.where(table.state.is_in(list(states)))
-    if agency_code:
-        query = query.where(table.agency.code == agency_code.strip().upper())
-    if kind:
-        query = query.where(table.kind == kind)
-    if urgent_only:
-        query = query.where(table.urgent == True)  # noqa: E712
-    if extra_condition is not None:
-        query = query.where(extra_condition)
+    for condition in conditions:
+        query = query.where(condition)
     return [record_json(actor, flow, row) for row in await query]
+
+
+async def count_records(actor: Principal, flow: Flow, *, states: Iterable[str] | None = None, kind: str | None = None,
+                        extra_condition: Any = None, limit: int = 200) -> int:
+    """How many records `list_records` with the same filters would list, at most `limit`: one count, not
+    every row read and turned into JSON (the to-do counters of every page)."""
+    await subtree.refresh_agency_paths()
+    table: Any = flow.table
+    conditions = _record_conditions(actor, flow, states=states, agency_code=None, mine=False, kind=kind,
+                                    urgent_only=False, extra_condition=extra_condition)
+    if conditions is None:
+        return 0
+    query = table.select(table.id).limit(limit)
+    for condition in conditions:
+        query = query.where(condition)
+    return len(await query)
 
 
 # --- the inbox: what waits for a decision, across every flow ----------------------------------------
@@ -300,7 +332,7 @@ async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozense
         return None
     table: Any = flow.table
     approve = flow.machine.transitions[flow.machine.approve]
-    scoped = permissions.scope(actor, approve.action, table.agency.path)
+    scoped = permissions.scope(actor, approve.action, table.agency.path, read_in_order=False)
     if scoped is None:
         return None
     condition = table.state.is_in(sorted(flow.machine.awaiting_decision)) & scoped
@@ -318,6 +350,7 @@ async def _identity(actor: Principal) -> frozenset[int]:
 
 async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
     """What waits for this actor's decision in every flow: urgent first, then oldest first."""
+    await subtree.refresh_agency_paths()
     identity = await _identity(actor)
     items: list[tuple[Flow, dict[str, Any]]] = []
     for flow in flows:
@@ -450,8 +483,9 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                       fields={"approve": "empty list"})
     async with db.transaction():
         outcomes = [Outcome(d) for d in decisions]
-        rows: dict[int, dict[str, Any]] = {}
         seen: set[tuple[str, int]] = set()
+        wanted: dict[str, tuple[Flow, list[int]]] = {}
+        checked: list[int] = []
         for index, outcome in enumerate(outcomes):
             item = outcome.decision
             try:
@@ -461,9 +495,21 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                     raise Invalid(f"request {item.record_id} appears twice in the list", code="duplicate_item",
                                   params={"id": item.record_id})
                 seen.add((item.flow.name, item.record_id))
-                rows[index] = await get_visible_row(actor, item.flow, item.record_id)
+                wanted.setdefault(item.flow.name, (item.flow, []))[1].append(item.record_id)
+                checked.append(index)
             except RegistryError as error:
                 _fail(outcome, error)
+        # Every record of the list in one query per flow, not one per record.
+        found = {name: await _visible_rows(actor, flow, ids) for name, (flow, ids) in wanted.items()}
+        rows: dict[int, dict[str, Any]] = {}
+        for index in checked:
+            item = outcomes[index].decision
+            row = found[item.flow.name].get(item.record_id)
+            if row is None:
+                _fail(outcomes[index], NotFound(f"no {item.flow.name} request {item.record_id}",
+                                                code="request_not_found", params={"id": item.record_id}))
+            else:
+                rows[index] = row
         identities = await people.identities([row["subject"] for row in rows.values() if row["subject"]])
         judged: list[tuple[Outcome, dict[str, Any], Transition]] = []
         for index, row in rows.items():
@@ -487,10 +533,80 @@ async def decide(actor: Principal, decisions: Sequence[Decision]) -> list[dict[s
                 params={"failed": len(failures), "total": len(outcomes), "first": first.error},
                 extra={"results": [o.json() for o in outcomes]},
             )
+        by_flow: dict[str, tuple[Flow, list[tuple[dict[str, Any], Transition, str]]]] = {}
         for outcome, row, transition in judged:
-            await apply(actor, outcome.decision.flow, row, transition, outcome.decision.note)
+            by_flow.setdefault(outcome.decision.flow.name, (outcome.decision.flow, []))[1].append(
+                (row, transition, outcome.decision.note))
             outcome.state = transition.target
+        for flow, items in by_flow.values():
+            await apply_many(actor, flow, items)
     return [o.json() for o in outcomes]
+
+
+async def _visible_rows(actor: Principal, flow: Flow, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The records of `ids` the actor may see, by id."""
+    table: Any = flow.table
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start:start + _IDS_PER_STATEMENT]
+        for row in await table.select(*flow.select_columns).where(table.id.is_in(chunk)):
+            if can_view(actor, row):
+                found[row["id"]] = row
+    return found
+
+
+_IDS_PER_STATEMENT = 5000
+
+
+async def apply_many(actor: Principal, flow: Flow, items: Sequence[tuple[Mapping[str, Any], Transition, str]]) -> None:
+    """Write many judged transitions of one flow at once, as `apply` writes one: one compare-and-set update
+    per (transition, note, version, state) group, the history events in one insert, an audit entry each
+    (chained at commit with the transaction's others), and the effects, those that can in one go."""
+    table: Any = flow.table
+    moment = now()
+    cleaned = [(row, transition, (note or "").strip()) for row, transition, note in items]
+    groups: dict[tuple[str, str, int, str], list[Mapping[str, Any]]] = {}
+    transitions: dict[str, Transition] = {}
+    for row, transition, note in cleaned:
+        groups.setdefault((transition.name, note, row["version"], row["state"]), []).append(row)
+        transitions[transition.name] = transition
+    for (name, note, version, state), rows in groups.items():
+        transition = transitions[name]
+        update: dict[Any, Any] = {table.state: transition.target, table.version: version + 1, table.updated_at: moment}
+        if transition.decision:
+            update.update({table.decided_by: actor.user_id, table.decided_at: moment, table.decision_note: note})
+        ids = [row["id"] for row in rows]
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start:start + _IDS_PER_STATEMENT]
+            # Compare-and-set, as `apply`: a record another transaction moved on is not updated.
+            changed = await table.update(update).where(
+                table.id.is_in(chunk) & (table.version == version) & (table.state == state)
+            ).returning(table.id)
+            if len(changed) != len(chunk):
+                missing = sorted(set(chunk) - {entry["id"] for entry in changed})[0]
+                raise Conflict(f"request {missing} was changed by someone else; reload it",
+                               code="changed_concurrently", params={"id": missing})
+    await db.bulk_insert(WorkflowEvent, [
+        {"flow": flow.name, "record_id": row["id"], "at": moment, "actor_id": actor.user_id, "actor": actor.label,
+         "transition": transition.name, "from_state": row["state"], "to_state": transition.target, "note": note}
+        for row, transition, note in cleaned
+    ])
+    for row, transition, note in cleaned:
+        audit.record(
+            actor, f"{flow.record_type}.{transition.name}", flow.record_type, row["id"],
+            before={"state": row["state"]}, after={"state": transition.target, "note": note or None},
+        )
+    steps: dict[str, list[Step]] = {}
+    for row, transition, note in cleaned:
+        steps.setdefault(transition.name, []).append(Step(actor, flow, row, transition, note))
+    for name, group in steps.items():
+        for effect in transitions[name].effects:
+            for_steps = getattr(effect, "for_steps", None)
+            if for_steps is not None:
+                await for_steps(group)
+            else:
+                for step in group:
+                    await effect(step)
 
 
 def _fail(outcome: Outcome, error: RegistryError) -> None:
