@@ -176,6 +176,8 @@ CATALOGUE: dict[str, str] = {
     "zip_nested": "Tệp nén «{name}» chứa tệp nén khác; hãy giải nén trước.",
     "nothing_to_import": "Chưa chọn tệp chứng thư hay kết quả nào để nhập.",
     "batch_not_sent": "Danh sách số {id} đang ở trạng thái «{state}», chưa gửi CA.",
+    "batch_results_complete": "Danh sách số {id} đã nhận đủ kết quả từ CA.",
+    "database_not_empty": "Cơ sở dữ liệu đã có dữ liệu; hãy sinh dữ liệu vào một cơ sở dữ liệu trống đã cập nhật cấu trúc.",
     "serial_not_in_batch": "Danh sách số {batch} không có yêu cầu nào về chứng thư có số hiệu {serial}.",
     "result_already_recorded": "Kết quả của yêu cầu #{id} đã được ghi nhận («{state}»); không ghi khác đi.",
     "result_contradicts": "Yêu cầu #{id} vừa được báo là CA không xử lý được, vừa có chứng thư trả về.",

@@ -318,3 +318,19 @@ async def test_operator_records_results_from_the_batch_page(client, province, ca
     assert "Kết quả vừa nhập" in done.text and f"#{lan}" in done.text
     assert (await state_of(lan))["state"] == "fulfilled" and (await state_of(unlock))["state"] == "fulfilled"
     assert 'data-testid="state">Đã xong' in done.text
+
+
+async def test_the_test_ca_button_fulfils_the_batch_from_its_page(client, province) -> None:
+    from tests.helpers import form_csrf, sign_in
+
+    lan = await approved(client, province, new_personal())
+    batch_id = await sent_batch(client, province, [lan])
+    await sign_in(client, OPERATOR)
+    page = await client.get(f"/batches/{batch_id}")
+    done = await client.post(f"/batches/{batch_id}/dev-ca", data={"_csrf": form_csrf(page.text)})
+    assert done.status_code == 200 and done.headers["content-type"].startswith("text/html")
+    assert 'data-testid="results-report"' in done.text and 'data-testid="state">Đã xong' in done.text
+    assert (await state_of(lan))["state"] == "fulfilled"
+    # Pressed again (a second tab): the page says why, nothing changes.
+    again = await client.post(f"/batches/{batch_id}/dev-ca", data={"_csrf": form_csrf(page.text)})
+    assert again.status_code == 409 and "đã nhận đủ kết quả từ CA" in again.text

@@ -443,6 +443,9 @@ async def fulfil_with_dev_ca(actor: Principal, settings: Any, batch_id: int) -> 
     require_operator(actor)
     devca.require_enabled(settings)
     batch = await engine.get_visible_row(actor, BATCH_FLOW, batch_id)
+    if batch["state"] == "closed":
+        raise Conflict(f"batch {batch_id} already has all its results", code="batch_results_complete",
+                       params={"id": batch_id})
     if batch["state"] != "sent":
         raise Conflict(f"batch {batch_id} has not been sent to the CA", code="batch_not_sent",
                        params={"id": batch_id, "state": BATCH_FLOW.machine.label(batch["state"])})
