@@ -101,8 +101,8 @@ async def test_results_are_matched_recorded_once_and_nothing_is_dropped(client, 
     assert by_request[binh] == {"request_id": binh, "outcome": "fulfilled", "certificate": certgen.fingerprint(binh_cert),
                                 "changed": True}
     assert by_request[refused]["outcome"] == "failed" and by_request[revocation]["outcome"] == "fulfilled"
-    assert [u["fingerprint"] for u in body["unmatched"]] == [certgen.fingerprint(stranger)]
-    assert [i["fingerprint"] for i in body["ignored"]] == [certgen.fingerprint(ca.cert)]
+    assert [(u["fingerprint"], u["reason"]) for u in body["unmatched"]] == [(certgen.fingerprint(stranger), "no_request")]
+    assert [(i["fingerprint"], i["reason"]) for i in body["ignored"]] == [(certgen.fingerprint(ca.cert), "ca_certificate")]
     assert body["batch"]["state"] == "closed"
     assert [u["fingerprint"] for u in body["batch"]["unmatched"]] == [certgen.fingerprint(stranger)]
 

@@ -68,7 +68,7 @@ class BatchPages(Controller):
         dev_ca = request.app.state.settings.dev_ca
         return await render(request, "batches/detail.html", status_code=status_code, batch=batch, error=error,
                             values=values or {}, forms=forms, units=handover.units_of(batch), report=report,
-                            dev_ca=dev_ca)
+                            dev_ca=dev_ca, set_aside=results.SET_ASIDE_REASONS)
 
     @post("/batches/{batch_id:int}/results")
     async def results(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:

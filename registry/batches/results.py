@@ -33,6 +33,13 @@ from registry.timeutil import now, parse_moment
 from registry.workflow import engine
 
 ISSUED_KINDS = frozenset({"new_personal", "new_org", "renew", "change"})
+# Why a returned certificate was set aside (codes on the wire, labels on the pages).
+SET_ASIDE_REASONS = {
+    "no_request": "không khớp yêu cầu nào",
+    "several_requests": "khớp với nhiều yêu cầu",
+    "expired": "đã hết hạn",
+    "ca_certificate": "là chứng thư của CA",
+}
 OUTCOMES = ("fulfilled", "failed")
 # A ZIP from the CA holds a few hundred small files; anything far beyond is refused before it is inflated.
 MAX_ZIP_ENTRIES = 5000
@@ -189,6 +196,9 @@ class Plan:
 
     # request id → (outcome, reason, certificate or None, revoked_at)
     moves: dict[int, tuple[str, str, parsing.ParsedCertificate | None, datetime | None]] = field(default_factory=dict)
+    # The batch's requests by id, and what each one's certificate should carry (its target among it).
+    items: dict[int, dict[str, Any]] = field(default_factory=dict)
+    expectations: dict[int, dict[str, Any]] = field(default_factory=dict)
     unchanged: list[dict[str, Any]] = field(default_factory=list)
     unmatched: list[tuple[parsing.ParsedCertificate, str]] = field(default_factory=list)
     ignored: list[dict[str, Any]] = field(default_factory=list)
@@ -247,10 +257,10 @@ def _candidates(parsed: parsing.ParsedCertificate, waiting: list[tuple[dict, dic
 def _check_issued(parsed: parsing.ParsedCertificate) -> str | None:
     """Why a returned certificate cannot be what the CA issued for a request now, or None."""
     if parsed.is_ca:
-        return "là chứng thư của CA"
+        return "ca_certificate"
     moment = now()
     if parsed.not_after <= moment:
-        return "đã hết hạn"
+        return "expired"
     return None
 
 
@@ -263,7 +273,7 @@ async def plan_import(actor: Principal, batch_id: int, parsed_all: list[parsing.
     items = await requests_in(actor, batch_id)
     by_id = {item["id"]: item for item in items}
     expectations = {item["id"]: await _expectations(item) for item in items}
-    plan = Plan()
+    plan = Plan(items=by_id, expectations=expectations)
     issued_to = {item["certificate"]: item for item in items
                  if item["kind"] in ISSUED_KINDS and item["state"] in ("fulfilled", "delivered")}
     explicit = {outcome.certificate: outcome for outcome in outcomes if outcome.certificate}
@@ -303,7 +313,7 @@ async def plan_import(actor: Principal, batch_id: int, parsed_all: list[parsing.
         else:
             candidates = [item for item in _candidates(parsed, waiting) if item["id"] not in claimed]
         if len(candidates) != 1:
-            plan.unmatched.append((parsed, "khớp với nhiều yêu cầu" if candidates else "không khớp yêu cầu nào"))
+            plan.unmatched.append((parsed, "several_requests" if candidates else "no_request"))
             continue
         claimed.add(candidates[0]["id"])
         plan.moves[candidates[0]["id"]] = ("fulfilled", "", parsed, None)
@@ -367,12 +377,12 @@ async def import_results(actor: Principal, batch_id: int, files: Sequence[tuple[
     report: dict[str, Any] = {"outcomes": [], "unmatched": [], "ignored": []}
     async with db.transaction():
         plan = await plan_import(actor, batch_id, parsed_all, outcomes)
-        items = {item["id"]: item for item in await requests_in(actor, batch_id)}
+        items = plan.items
         moment = now()
         for request_id, (outcome, reason, parsed, revoked_at) in sorted(plan.moves.items()):
             item = items[request_id]
             row = await engine.get_visible_row(actor, CERT_FLOW, request_id)
-            target = await certs.find_by_fingerprint(item["target_certificate"]) if item["target_certificate"] else None
+            target = plan.expectations[request_id]["target"]
             if outcome == "failed":
                 await engine.apply(actor, CERT_FLOW, row, engine.judge(actor, CERT_FLOW, row, "fail", reason), reason)
                 report["outcomes"].append({"request_id": request_id, "outcome": "failed", "certificate": None,

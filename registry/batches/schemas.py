@@ -33,7 +33,7 @@ class BatchFileOut(msgspec.Struct):
 class UnmatchedOut(msgspec.Struct):
     fingerprint: str
     subject: str
-    reason: str
+    reason: str  # no_request, several_requests or expired
     received_at: datetime
 
 
@@ -97,7 +97,7 @@ class ResultOutcome(msgspec.Struct):
 class ReturnedCertificate(msgspec.Struct):
     fingerprint: str
     subject: str
-    reason: str
+    reason: str  # no_request, several_requests, expired, or ca_certificate (ignored)
     changed: bool = False
 
 
