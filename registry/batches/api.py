@@ -53,8 +53,7 @@ async def read_results(request: Request) -> tuple[list[tuple[str, bytes]], list 
     content_type = request.content_type[0]
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
-        files = [(upload.filename or f"file-{n}", await upload.read())
-                 for n, upload in enumerate(form.getall("file") if "file" in form else []) if hasattr(upload, "read")]
+        files = await results.uploaded_files(form)
         raw = form.get("outcomes")
         outcomes = None
         if isinstance(raw, str) and raw.strip():

@@ -74,9 +74,7 @@ class BatchPages(Controller):
     async def results(self, request: Request, principal: CurrentPrincipal, batch_id: FromPath[int]) -> Any:
         """The CA's answer from the page: files, and per request an outcome (and the CA's reason)."""
         form = await request.form()
-        files = [(upload.filename or "tep", await upload.read())
-                 for upload in (form.getall("file") if "file" in form else []) if hasattr(upload, "read")]
-        files = [(name, content) for name, content in files if content]
+        files = await results.uploaded_files(form)
         values = {key: str(value) for key, value in form.items() if key.startswith(("outcome_", "reason_"))}
         outcomes = []
         for key, outcome in values.items():

@@ -108,6 +108,13 @@ def unpack(files: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return result
 
 
+async def uploaded_files(form: Any) -> list[tuple[str, bytes]]:
+    """The non-empty files of a form's repeatable `file` field: (name, bytes)."""
+    uploads = [upload for upload in (form.getall("file") if "file" in form else []) if hasattr(upload, "read")]
+    files = [(upload.filename or f"file-{number}", await upload.read()) for number, upload in enumerate(uploads)]
+    return [(name, content) for name, content in files if content]
+
+
 def parse_files(files: Sequence[tuple[str, bytes]]) -> list[parsing.ParsedCertificate]:
     """Every certificate of every file, each once; a file that is not certificates refuses the whole."""
     seen: dict[str, parsing.ParsedCertificate] = {}
@@ -264,12 +271,22 @@ def _check_issued(parsed: parsing.ParsedCertificate) -> str | None:
     return None
 
 
-async def plan_import(actor: Principal, batch_id: int, parsed_all: list[parsing.ParsedCertificate],
-                      outcomes: list[Outcome]) -> Plan:
+async def _returned_batch(actor: Principal, batch_id: int, *, closed_ok: bool) -> dict[str, Any]:
+    """The batch, once sent to the CA; a closed one (all results in) only where `closed_ok`."""
     batch = await engine.get_visible_row(actor, BATCH_FLOW, batch_id)
+    if batch["state"] == "closed" and not closed_ok:
+        raise Conflict(f"batch {batch_id} already has all its results", code="batch_results_complete",
+                       params={"id": batch_id})
     if batch["state"] not in ("sent", "closed"):
         raise Conflict(f"batch {batch_id} has not been sent to the CA", code="batch_not_sent",
                        params={"id": batch_id, "state": BATCH_FLOW.machine.label(batch["state"])})
+    return batch
+
+
+async def plan_import(actor: Principal, batch_id: int, parsed_all: list[parsing.ParsedCertificate],
+                      outcomes: list[Outcome]) -> Plan:
+    # Closed is fine: importing what was already recorded changes nothing, and says so.
+    await _returned_batch(actor, batch_id, closed_ok=True)
     items = await requests_in(actor, batch_id)
     by_id = {item["id"]: item for item in items}
     expectations = {item["id"]: await _expectations(item) for item in items}
@@ -452,13 +469,7 @@ async def fulfil_with_dev_ca(actor: Principal, settings: Any, batch_id: int) -> 
 
     require_operator(actor)
     devca.require_enabled(settings)
-    batch = await engine.get_visible_row(actor, BATCH_FLOW, batch_id)
-    if batch["state"] == "closed":
-        raise Conflict(f"batch {batch_id} already has all its results", code="batch_results_complete",
-                       params={"id": batch_id})
-    if batch["state"] != "sent":
-        raise Conflict(f"batch {batch_id} has not been sent to the CA", code="batch_not_sent",
-                       params={"id": batch_id, "state": BATCH_FLOW.machine.label(batch["state"])})
+    await _returned_batch(actor, batch_id, closed_ok=False)
     # The test CA's chain and CRLs in the trust store: what it issues is verified on import like a real CA's.
     await devca.publish_to_trust_store(settings)
     pems: list[bytes] = []
