@@ -17,6 +17,7 @@ CATALOGUE: dict[str, str] = {
     # --- generic, by status (what a code not found here falls back to) ----------------------------
     "bad_request": "Yêu cầu không hợp lệ.",
     "invalid_input": "Dữ liệu không hợp lệ, vui lòng kiểm tra lại.",
+    "invalid_cursor": "Liên kết trang không hợp lệ; hãy quay lại trang đầu của danh sách.",
     "form_has_errors": "Một số thông tin chưa hợp lệ, vui lòng kiểm tra các ô được đánh dấu.",
     "unauthenticated": "Vui lòng đăng nhập.",
     "forbidden": "Bạn không có quyền thực hiện thao tác này.",
