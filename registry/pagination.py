@@ -44,7 +44,7 @@ def _refuse() -> Invalid:
 
 
 def decode_cursor(cursor: str | None, kinds: Sequence[type]) -> tuple[Any, ...] | None:
-    """The sort key a cursor carries, each value of the type `kinds` names (str, int, datetime; a type
+    """The sort key a cursor carries, each value of the type `kinds` names (str, int, bool, datetime; a type
     wrapped as `(type,)` may also be None). None when there is no cursor (the first page)."""
     if cursor is None or cursor == "":
         return None
@@ -71,6 +71,8 @@ def decode_cursor(cursor: str | None, kinds: Sequence[type]) -> tuple[Any, ...] 
             if moment.tzinfo is None:
                 raise _refuse()
             decoded.append(moment)
+        elif kind is bool and type(value) is bool:
+            decoded.append(value)
         elif kind is int and type(value) is int and -(2**63) <= value < 2**63:
             decoded.append(value)
         elif kind is str and isinstance(value, str) and "\x00" not in value:

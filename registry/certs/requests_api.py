@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import requests
 from registry.certs.schemas import CertRequestIn, CertRequestOut, Decisions, Reason
-from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in, typed
+from registry.http import (
+    NEXT_PAGE_HEADERS,
+    AppSettings,
+    CurrentPrincipal,
+    CursorParam,
+    may,
+    paged,
+    problems,
+    signed_in,
+    typed,
+)
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
 
@@ -27,9 +37,10 @@ class CertRequestController(Controller):
         # The body as sent: the service tells a field left out from one given empty, and names each in error.
         return typed(await requests.file_request(principal, settings, await request.json()), CertRequestOut)
 
-    @get("/", responses=problems(401, 403, 404, 422))
+    @get("/", responses=problems(401, 403, 404, 422), response_headers=NEXT_PAGE_HEADERS)
     async def list(
         self,
+        request: Request,
         principal: CurrentPrincipal,
         state_: Annotated[str | None, QueryParameter(name="state", description="e.g. submitted")] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code")] = None,
@@ -37,11 +48,12 @@ class CertRequestController(Controller):
         mine: Annotated[bool, QueryParameter(description="only mine (filed by or about me)")] = False,
         urgent: Annotated[bool, QueryParameter(description="only urgent revocations")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[CertRequestOut]:
-        """Requests you may see, urgent first, then oldest first."""
-        return typed(await engine.list_records(
+        cursor: CursorParam = None,
+    ) -> Response[list[CertRequestOut]]:
+        """Requests you may see, urgent first, then oldest first, `limit` at a time."""
+        return paged(request, await engine.list_records_page(
             principal, requests.CERT_FLOW, states=[state_] if state_ else None, agency_code=agency, kind=kind,
-            mine=mine, urgent_only=urgent, limit=limit,
+            mine=mine, urgent_only=urgent, limit=limit, cursor=cursor,
         ), list[CertRequestOut])
 
     @get("/inbox", guards=[may("request.decide")], responses=problems(401, 403))

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from registry import db, subtree, validation
+from registry import db, pagination, subtree, validation
 from registry.audit import service as audit
 from registry.auth import permissions
 from registry.auth import service as auth
@@ -293,17 +295,49 @@ async def list_records(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Records the actor may see (theirs, or in the subtrees where they read requests), urgent first, then
-    oldest first."""
+    oldest first: the first page of `list_records_page`."""
+    page = await list_records_page(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
+                                   urgent_only=urgent_only, extra_condition=extra_condition, limit=limit)
+    return page.items
+
+
+# A list of records is read urgent first, then oldest first, then by id: a total order, so a page's last
+# row is where the next page starts (pagination.py).
+_RECORD_ORDER = (("urgent", False), ("created_at", True), ("id", True))
+_RECORD_CURSOR = (bool, datetime, int)
+
+
+async def list_records_page(
+    actor: Principal,
+    flow: Flow,
+    *,
+    states: Iterable[str] | None = None,
+    agency_code: str | None = None,
+    mine: bool = False,
+    kind: str | None = None,
+    urgent_only: bool = False,
+    extra_condition: Any = None,
+    limit: int = 200,
+    cursor: str | None = None,
+) -> pagination.Page:
+    """One page of `list_records`, after `cursor` (a previous page's `next_cursor`)."""
+    after = pagination.decode_cursor(cursor, _RECORD_CURSOR)
     await subtree.refresh_agency_paths()
     table: Any = flow.table
     conditions = _record_conditions(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
                                      urgent_only=urgent_only, extra_condition=extra_condition)
     if conditions is None:
-        return []
-    query = table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at).limit(limit)
+        return pagination.Page([], None)
+    query = (table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at)
+             .order_by(table.id).limit(limit + 1))
     for condition in conditions:
         query = query.where(condition)
-    return [record_json(actor, flow, row) for row in await query]
+    if after is not None:
+        name = table._meta.tablename
+        columns = [(f'"{name}"."{column}"', ascending) for column, ascending in _RECORD_ORDER]
+        query = query.where(WhereRaw(pagination.after_sql(columns), *pagination.after_values(after)))
+    page = pagination.page_of(await query, limit, lambda row: (bool(row["urgent"]), row["created_at"], row["id"]))
+    return pagination.Page([record_json(actor, flow, row) for row in page.items], page.next_cursor)
 
 
 async def count_records(actor: Principal, flow: Flow, *, states: Iterable[str] | None = None, kind: str | None = None,

@@ -1,0 +1,97 @@
+"""Keyset pagination of the certificate and request lists (API and pages): walking every page gives the
+whole list once, in its order, with the filters kept; a cursor that is not the list's is refused."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from registry.pagination import encode_cursor
+from tests.helpers import CITY_FINANCE, new_personal
+from tests.helpers import file_cert_request as file
+
+
+async def walk(client, path: str, headers: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Every item of a list, following the `Link` rel="next" headers; and the addresses followed."""
+    items, followed = [], []
+    address: str | None = path
+    while address is not None:
+        response = await client.get(address, headers=headers)
+        assert response.status_code == 200, response.text
+        items.extend(response.json())
+        followed.append(address)
+        link = response.headers.get("link")
+        if link is None:
+            assert "x-next-cursor" not in response.headers
+            address = None
+        else:
+            address = link.split(">", 1)[0].lstrip("<")
+            assert link.endswith('; rel="next"')
+            assert parse_qs(urlsplit(address).query)["cursor"] == [response.headers["x-next-cursor"]]
+        assert len(followed) < 50, "the pages never end"
+    return items, followed
+
+
+async def file_requests(client, province, count: int) -> list[int]:
+    ids = []
+    for index in range(count):
+        response = await file(client, province, "city_clerk", new_personal(id_number=f"02218870{index:04d}"))
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def test_request_pages_walk_the_whole_list_once_in_order(client, province) -> None:
+    ids = await file_requests(client, province, 7)
+    # One of them urgent would reorder; a rejection makes a second state to filter on.
+    rejected = await client.post(f"/api/v1/cert-requests/{ids[2]}/reject", json={"reason": "Trùng hồ sơ"},
+                                 headers=province.auth("city_head"))
+    assert rejected.status_code == 200, rejected.text
+    headers = province.auth("operator")
+    whole = (await client.get("/api/v1/cert-requests?limit=1000", headers=headers)).json()
+    assert len(whole) >= 7
+    items, followed = await walk(client, "/api/v1/cert-requests?limit=2", headers)
+    assert [item["id"] for item in items] == [item["id"] for item in whole]
+    assert len(followed) == -(-len(whole) // 2)  # two a page, and no empty page at the end
+
+    submitted, followed = await walk(client, f"/api/v1/cert-requests?state=submitted&agency={CITY_FINANCE}&limit=3",
+                                     headers)
+    assert [item["id"] for item in submitted] == [i for i in ids if i != ids[2]]
+    assert all("state=submitted" in address and f"agency={CITY_FINANCE}" in address for address in followed)
+    assert len(followed) == 2  # six rows at three a page: the second page is the last
+
+
+async def test_the_last_full_page_has_no_next_page(client, province) -> None:
+    ids = await file_requests(client, province, 4)
+    response = await client.get(f"/api/v1/cert-requests?agency={CITY_FINANCE}&limit=4", headers=province.auth("operator"))
+    assert [item["id"] for item in response.json()] == ids
+    assert "link" not in response.headers and "x-next-cursor" not in response.headers
+
+
+@pytest.mark.parametrize("cursor", [
+    "garbage!", "%00", base64.urlsafe_b64encode(b"{}").decode(), encode_cursor([1, 2]),
+    encode_cursor([True, "not a time", 3]), encode_cursor([True, "2026-01-01T00:00:00", 3]),
+    encode_cursor(["yes", "2026-01-01T00:00:00+00:00", 3]), encode_cursor([True, "2026-01-01T00:00:00+00:00", 2**70]),
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(), "A" * 999,
+])
+async def test_a_cursor_that_is_not_the_lists_is_refused(client, province, cursor) -> None:
+    await file_requests(client, province, 1)
+    response = await client.get("/api/v1/cert-requests", params={"cursor": cursor}, headers=province.auth("operator"))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_cursor"
+
+
+async def test_a_too_long_cursor_is_refused(client, province) -> None:
+    response = await client.get("/api/v1/cert-requests", params={"cursor": "A" * 1001}, headers=province.auth("operator"))
+    assert response.status_code == 422, response.text
+    assert "cursor" in response.text
+
+
+async def test_a_head_pages_only_through_their_subtree(client, province) -> None:
+    ids = await file_requests(client, province, 3)
+    items, _ = await walk(client, "/api/v1/cert-requests?limit=1", province.auth("city_head"))
+    assert [item["id"] for item in items] == ids
+    items, _ = await walk(client, "/api/v1/cert-requests?limit=1", province.auth("finance_head"))
+    assert items == []
