@@ -105,18 +105,21 @@ def after_sql(columns: Sequence[tuple[str, bool]], placeholder: str = "{}") -> s
     one `placeholder` per value, the values to be bound in the order `after_values` gives. The expressions
     must never be NULL (coalesce a nullable column): NULL compares neither way. Works on both
     engines whatever the mix of directions (row-value comparison would need one direction):
-    (a > ?) OR (a = ? AND b < ?) OR (a = ? AND b = ? AND id > ?)."""
+    a >= ? AND ((a > ?) OR (a = ? AND b < ?) OR (a = ? AND b = ? AND id > ?))."""
     terms = []
     for position, (expression, ascending) in enumerate(columns):
         equal = [f"{earlier} = {placeholder}" for earlier, _ in columns[:position]]
         step = f"{expression} {'>' if ascending else '<'} {placeholder}"
         terms.append("(" + " AND ".join([*equal, step]) + ")")
-    return "(" + " OR ".join(terms) + ")"
+    # The leading bound on the first column alone says the same once more, in the form an index on that
+    # column can seek to: without it the planners read the index from its start and filter.
+    first, ascending = columns[0]
+    return f"({first} {'>=' if ascending else '<='} {placeholder} AND (" + " OR ".join(terms) + "))"
 
 
 def after_values(values: Sequence[Any]) -> list[Any]:
     """The values `after_sql`'s placeholders take, in their order."""
-    bound: list[Any] = []
+    bound: list[Any] = [values[0]]
     for position in range(len(values)):
         bound.extend(values[: position + 1])
     return bound

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from registry.pagination import encode_cursor
-from tests.helpers import CITY_FINANCE, new_personal
+from tests.helpers import CITY, CITY_FINANCE, add_certificate, new_personal
 from tests.helpers import file_cert_request as file
 
 
@@ -95,3 +95,33 @@ async def test_a_head_pages_only_through_their_subtree(client, province) -> None
     assert [item["id"] for item in items] == ids
     items, _ = await walk(client, "/api/v1/cert-requests?limit=1", province.auth("finance_head"))
     assert items == []
+
+
+async def add_certificates(ca, province) -> None:
+    # Same names (the list's first key) with several expiries, and two at the very same expiry: the order
+    # is total only with the id at its end.
+    for name, days_left in [("Trần Văn An", 20), ("Trần Văn An", 80), ("Trần Văn An", 20), ("Lê Thị Bình", 10),
+                            ("Lê Thị Bình", 200), ("Đỗ Minh Châu", 25), ("Phạm Hà", 5)]:
+        await add_certificate(ca, province, "city_staff", CITY_FINANCE, days_left=days_left, name=name)
+
+
+@pytest.mark.parametrize("query", ["", "&status=active", "&expiring_within=30", "&q=tran%20van", f"&agency={CITY}"])
+async def test_certificate_pages_walk_the_whole_list_once_in_order(client, province, ca, query) -> None:
+    await add_certificates(ca, province)
+    headers = province.auth("operator")
+    whole = (await client.get(f"/api/v1/certificates?limit=1000{query}", headers=headers)).json()
+    assert len(whole) >= 3
+    items, followed = await walk(client, f"/api/v1/certificates?limit=2{query}", headers)
+    assert [item["fingerprint"] for item in items] == [item["fingerprint"] for item in whole]
+    assert len(followed) == -(-len(whole) // 2)
+    asked = parse_qs(query.lstrip("&"))
+    assert all(parse_qs(urlsplit(address).query).items() >= asked.items() for address in followed)
+
+
+async def test_a_certificate_cursor_of_the_other_order_is_refused(client, province, ca) -> None:
+    await add_certificates(ca, province)
+    headers = province.auth("operator")
+    by_name = await client.get("/api/v1/certificates?limit=1", headers=headers)
+    cursor = by_name.headers["x-next-cursor"]
+    response = await client.get(f"/api/v1/certificates?limit=1&expiring_within=30&cursor={cursor}", headers=headers)
+    assert response.status_code == 422 and response.json()["code"] == "invalid_cursor"

@@ -10,7 +10,18 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import service
 from registry.certs.schemas import BundleOut, CertificateOut, HolderLink
-from registry.http import ApiResponse, CurrentPrincipal, may, problems, read_upload, signed_in, typed
+from registry.http import (
+    NEXT_PAGE_HEADERS,
+    ApiResponse,
+    CurrentPrincipal,
+    CursorParam,
+    may,
+    paged,
+    problems,
+    read_upload,
+    signed_in,
+    typed,
+)
 
 HolderParam = Annotated[int | None, QueryParameter(description="id of the person holding the certificate")]
 AgencyParam = Annotated[str | None, QueryParameter(description="code of the holder's agency, or of the organisation")]
@@ -75,9 +86,10 @@ class CertificateController(Controller):
         any_created = any(created for _body, created in results)
         return ApiResponse(typed({"certificates": certificates}, BundleOut), status_code=201 if any_created else 200)
 
-    @get("/", guards=[signed_in], responses=problems(401, 403, 404, 422))
+    @get("/", guards=[signed_in], responses=problems(401, 403, 404, 422), response_headers=NEXT_PAGE_HEADERS)
     async def list(
         self,
+        request: Request,
         principal: CurrentPrincipal,
         agency: Annotated[str | None, QueryParameter(description="agency code (with its subtree)")] = None,
         status: Annotated[str | None, QueryParameter(description="active, expired, revoked or superseded")] = None,
@@ -87,12 +99,13 @@ class CertificateController(Controller):
         holder: Annotated[int | None, QueryParameter(description="id of the holding person")] = None,
         q: Annotated[str | None, QueryParameter(description="words of the name or email, diacritics optional")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_LIST_LIMIT)] = 200,
-    ) -> list[CertificateOut]:
+        cursor: CursorParam = None,
+    ) -> Response[list[CertificateOut]]:
         """Certificates within the caller's reach: operators and admins the province, heads and clerks their
-        subtree, everyone their own."""
-        return typed(await service.list_certificates(
+        subtree, everyone their own; `limit` at a time, by name (soonest to expire with `expiring_within`)."""
+        return paged(request, await service.list_certificates_page(
             principal, agency_code=agency, status=status, expiring_within_days=expiring_within,
-            holder_person_id=holder, q=q, limit=limit,
+            holder_person_id=holder, q=q, limit=limit, cursor=cursor,
         ), list[CertificateOut])
 
     @get("/{fingerprint:str}", guards=[signed_in], responses=problems(401, 404, 422))

@@ -16,7 +16,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
-from registry import db
+from registry import db, pagination
 from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.permissions import authorize, may, scope
@@ -706,17 +706,44 @@ async def list_certificates(
     q: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Certificates within the actor's reach. `agency_code` takes that agency and its subtree;
-    `expiring_within_days` (30, 60 or 90) keeps active ones whose `not_after` falls within that many days,
-    soonest first; `q` matches words of the common name or email, diacritics-blind, or a fingerprint prefix."""
+    """Certificates within the actor's reach: the first page of `list_certificates_page`."""
+    page = await list_certificates_page(actor, agency_code=agency_code, status=status,
+                                        expiring_within_days=expiring_within_days, holder_person_id=holder_person_id,
+                                        q=q, limit=limit)
+    return page.items
+
+
+# The orders of the certificate lists, each ending with the id so that it is total (pagination.py): by
+# name, newest first within a name; soonest to expire (the expiring filter).
+_BY_NAME = (('"certificate"."search_key"', True), ('"certificate"."not_after"', False), ('"certificate"."id"', True))
+_BY_EXPIRY = (('"certificate"."not_after"', True), ('"certificate"."id"', True))
+
+
+async def list_certificates_page(
+    actor: Principal,
+    *,
+    agency_code: str | None = None,
+    status: str | None = None,
+    expiring_within_days: int | None = None,
+    holder_person_id: int | None = None,
+    q: str | None = None,
+    limit: int = 200,
+    cursor: str | None = None,
+) -> pagination.Page:
+    """Certificates within the actor's reach, `limit` after `cursor`. `agency_code` takes that agency and
+    its subtree; `expiring_within_days` (30, 60 or 90) keeps active ones whose `not_after` falls within that
+    many days, soonest first; `q` matches words of the common name or email, diacritics-blind, or a
+    fingerprint prefix."""
     _check_list_filters(status, expiring_within_days, limit)
+    by_expiry = expiring_within_days is not None
+    after = pagination.decode_cursor(cursor, (datetime, int) if by_expiry else (str, datetime, int))
     await refresh_agency_paths()
     moment = now()
-    query = Certificate.select(*LIST_COLUMNS).limit(limit)
+    query = Certificate.select(*LIST_COLUMNS).limit(limit + 1)
     if not actor.is_system:
         scope = _scope_condition(actor)
         if scope is None:
-            return []
+            return pagination.Page([], None)
         query = query.where(scope)
     if agency_code:
         agency = await agencies.find_row(agency_code)
@@ -740,11 +767,26 @@ async def list_certificates(
         if 8 <= len(prefix) <= 64 and _HEX.match(prefix):
             by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
         query = query.where(by_words)
-    if expiring_within_days is not None:
+    order = _BY_EXPIRY if by_expiry else _BY_NAME
+    if after is not None:
+        query = query.where(WhereRaw(pagination.after_sql(order), *pagination.after_values(after)))
+    if by_expiry:
         query = query.order_by(Certificate.not_after).order_by(Certificate.id)
+        key = _expiry_key
     else:
-        query = query.order_by(Certificate.search_key).order_by(Certificate.not_after, ascending=False)
-    return [certificate_json(row) for row in await query]
+        query = query.order_by(Certificate.search_key).order_by(Certificate.not_after, ascending=False).order_by(
+            Certificate.id)
+        key = _name_key
+    page = pagination.page_of(await query, limit, key)
+    return pagination.Page([certificate_json(row) for row in page.items], page.next_cursor)
+
+
+def _name_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return row["search_key"], row["not_after"], row["id"]
+
+
+def _expiry_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return row["not_after"], row["id"]
 
 
 async def list_for_person(person_id: int) -> list[dict[str, Any]]:
