@@ -4,12 +4,14 @@ whole list once, in its order, with the filters kept; a cursor that is not the l
 from __future__ import annotations
 
 import base64
+import html
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from registry.pagination import encode_cursor
-from tests.helpers import CITY, CITY_FINANCE, add_certificate, new_personal
+from tests.helpers import CITY, CITY_FINANCE, add_certificate, new_personal, sign_in
 from tests.helpers import file_cert_request as file
 
 
@@ -125,3 +127,33 @@ async def test_a_certificate_cursor_of_the_other_order_is_refused(client, provin
     cursor = by_name.headers["x-next-cursor"]
     response = await client.get(f"/api/v1/certificates?limit=1&expiring_within=30&cursor={cursor}", headers=headers)
     assert response.status_code == 422 and response.json()["code"] == "invalid_cursor"
+
+
+async def test_the_certificates_page_goes_on_page_by_page(client, province, ca, monkeypatch) -> None:
+    from registry.certs import pages
+
+    monkeypatch.setattr(pages, "PAGE_LIMIT", 3)
+    await add_certificates(ca, province)
+    await sign_in(client, "operator")
+    seen: list[str] = []
+    address: str | None = "/certificates?status=active"
+    first = await client.get(address)
+    assert "Trang đầu" not in first.text
+    while address:
+        page = await client.get(address)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        seen.extend(re.findall(r'href="/certificates/([0-9a-f]{64})"', page.text))
+        found = re.search(r'<a class="button" rel="next" href="([^"]+)"', page.text)
+        address = html.unescape(found.group(1)) if found else None
+        if address:
+            assert "status=active" in address
+            assert "Trang đầu" in (await client.get(address)).text
+    listed = (await client.get("/api/v1/certificates?status=active&limit=1000", headers=province.auth("operator"))).json()
+    assert list(dict.fromkeys(seen)) == [item["fingerprint"] for item in listed]
+
+
+async def test_a_bad_cursor_on_the_page_answers_as_a_page(client, province) -> None:
+    await sign_in(client, "operator")
+    page = await client.get("/certificates?cursor=not-a-cursor")
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "Liên kết trang không hợp lệ" in page.text

@@ -111,11 +111,21 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
     return [agency_json(row) for row in await query]
 
 
-async def tree() -> list[dict[str, Any]]:
-    """Every agency in depth-first order with its depth, for the browsable tree page."""
-    rows = await Agency.select(
-        Agency.id, Agency.code, Agency.name, Agency.short_name, Agency.depth, Agency.path, Agency.parent
-    ).order_by(Agency.path)
+async def tree(within: Iterable[str] | None = None, *, at_most: int | None = None) -> list[dict[str, Any]] | None:
+    """Every agency in depth-first order with its depth, for the browsable tree page; only those in the
+    subtrees `within` (paths) when given. With `at_most`: None when there are more than that many."""
+    query = Agency.select(Agency.id, Agency.code, Agency.name, Agency.short_name, Agency.depth, Agency.path,
+                          Agency.parent).order_by(Agency.path)
+    if within is not None:
+        condition = within_subtrees(Agency.path, within)
+        if condition is None:
+            return []
+        query = query.where(condition)
+    if at_most is not None:
+        query = query.limit(at_most + 1)
+    rows = await query
+    if at_most is not None and len(rows) > at_most:
+        return None
     # Paths sort by id text ("/1/10/" before "/1/2/"), so order siblings by code instead.
     children: dict[int | None, list[dict[str, Any]]] = {}
     for row in rows:
@@ -128,7 +138,10 @@ async def tree() -> list[dict[str, Any]]:
             ordered.append(row)
             walk(row["id"])
 
-    walk(None)
+    # The tops of what was read: the root, or the agencies whose parent lies outside the subtrees.
+    ids = {row["id"] for row in rows}
+    for top in sorted({row["parent"] for row in rows if row["parent"] not in ids}, key=lambda parent: parent or 0):
+        walk(top)
     return ordered
 
 

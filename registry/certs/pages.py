@@ -11,16 +11,17 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from registry.agencies import service as agencies
-from registry.auth.permissions import allowed
+from registry.auth.permissions import allowed, scope_paths
 from registry.auth.principal import Principal
 from registry.certs import parsing, requests, service
 from registry.certs.reasons import REASON_LABELS
 from registry.errors import Invalid
 from registry.http import AppSettings, CurrentPrincipal, may, read_upload, signed_in
 from registry.messages import field_messages, message_for
-from registry.web import render
+from registry.web import page_links, render
 
-PAGE_LIMIT = 500
+# Rows per page of the list: a phone shows them comfortably; the pager goes on.
+PAGE_LIMIT = 100
 STATUS_OPTIONS = (
     ("active", "Đang hiệu lực"),
     ("expired", "Hết hạn"),
@@ -51,12 +52,15 @@ def _expiring_days(value: str | None) -> int | None:
     return int(text)
 
 
-async def _agency_options(principal: Principal) -> list[dict[str, Any]]:
-    """Agencies the principal may list certificates of, in tree order."""
-    return [
-        node for node in await agencies.tree()
-        if principal.is_system or allowed(principal, "certificate.read", node["path"])
-    ]
+# Up to this many agencies in reach, the agency filter is a list to choose from; beyond it (a national
+# tree of 10,000) the list would outweigh the page, and the filter takes the agency's code.
+MAX_AGENCY_OPTIONS = 300
+
+
+async def _agency_options(principal: Principal) -> list[dict[str, Any]] | None:
+    """Agencies the principal may list certificates of, in tree order; None when too many to list."""
+    within = None if principal.is_system else scope_paths(principal, "certificate.read")
+    return await agencies.tree(within, at_most=MAX_AGENCY_OPTIONS)
 
 
 class CertificatePages(Controller):
@@ -72,13 +76,14 @@ class CertificatePages(Controller):
         status: FromQuery[str | None] = None,
         expiring: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> Template:
-        certificates = await service.list_certificates(
+        page = await service.list_certificates_page(
             principal, agency_code=agency or None, status=status or None,
-            expiring_within_days=_expiring_days(expiring), q=q or None, limit=PAGE_LIMIT,
+            expiring_within_days=_expiring_days(expiring), q=q or None, limit=PAGE_LIMIT, cursor=cursor or None,
         )
         return await render(
-            request, "certs/list.html", certificates=certificates, limit=PAGE_LIMIT,
+            request, "certs/list.html", certificates=page.items, pager=page_links(request, page),
             filters={"agency": agency or "", "status": status or "", "expiring": expiring or "", "q": q or ""},
             agency_options=await _agency_options(principal), status_options=STATUS_OPTIONS,
             expiring_options=service.EXPIRING_WINDOWS, may_import=allowed(principal, "certificate.import"),
