@@ -157,3 +157,20 @@ async def test_a_bad_cursor_on_the_page_answers_as_a_page(client, province) -> N
     page = await client.get("/certificates?cursor=not-a-cursor")
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
     assert "Liên kết trang không hợp lệ" in page.text
+
+
+async def test_the_requests_page_goes_on_page_by_page(client, province, monkeypatch) -> None:
+    from registry.certs import requests_pages
+
+    monkeypatch.setattr(requests_pages, "PAGE_LIMIT", 2)
+    ids = await file_requests(client, province, 5)
+    await sign_in(client, "city_head")
+    seen: list[int] = []
+    address: str | None = f"/requests?state=submitted&agency={CITY_FINANCE}"
+    while address:
+        page = await client.get(address)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        seen.extend(int(found) for found in re.findall(r'href="/requests/(\d+)"', page.text))
+        found = re.search(r'<a class="button" rel="next" href="([^"]+)"', page.text)
+        address = html.unescape(found.group(1)) if found else None
+    assert list(dict.fromkeys(seen)) == ids

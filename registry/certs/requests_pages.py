@@ -23,13 +23,15 @@ from registry.http import AppSettings, CurrentPrincipal, signed_in
 from registry.messages import field_messages, message_for
 from registry.notify import service as notify
 from registry.settings import Settings
-from registry.web import render
+from registry.web import page_links, render
 from registry.workflow import engine
 
 FORM_SKIP = {"_csrf"}
 
 
 FLOW = requests.CERT_FLOW
+# Requests per page of the list: the pager goes on.
+PAGE_LIMIT = 100
 STATE_LABELS = FLOW.machine.states
 
 
@@ -104,13 +106,14 @@ class RequestPages(Controller):
         kind: FromQuery[str | None] = None,
         agency: FromQuery[str | None] = None,
         mine: FromQuery[bool] = False,
+        cursor: FromQuery[str | None] = None,
     ) -> Template:
-        rows = await engine.list_records(
+        page = await engine.list_records_page(
             principal, FLOW, states=[state_] if state_ else None, kind=kind or None,
-            agency_code=agency or None, mine=mine,
+            agency_code=agency or None, mine=mine, limit=PAGE_LIMIT, cursor=cursor or None,
         )
         return await render(
-            request, "requests/list.html", rows=rows, filters={"state": state_ or "", "kind": kind or "",
+            request, "requests/list.html", rows=page.items, pager=page_links(request, page), filters={"state": state_ or "", "kind": kind or "",
             "agency": agency or "", "mine": mine}, state_labels=STATE_LABELS, kind_labels=requests.KIND_LABELS,
         )
 
