@@ -224,11 +224,13 @@ NEXT_PAGE_HEADERS = [
 ]
 
 
-def paged(request: Request, page: pagination.Page, kind: Any) -> ApiResponse:
+def paged(request: Request, page: pagination.Page, kind: Any, *, common_fields_only: bool = False) -> ApiResponse:
     """A page of a list as its documented type `kind` (a list of Structs), the next page in headers: the body
-    keeps the shape of the whole list."""
+    keeps the shape of the whole list. `common_fields_only`: the items are of several kinds (the inbox's
+    domains) and `kind` declares what they share; each kind's own fields are left out."""
     headers = pagination.next_page_headers(page, request.url.path, dict(request.query_params.dict()))
-    return ApiResponse(typed(page.items, kind), headers=headers)
+    body = msgspec.convert(page.items, kind) if common_fields_only else typed(page.items, kind)
+    return ApiResponse(body, headers=headers)
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -174,3 +174,55 @@ async def test_the_requests_page_goes_on_page_by_page(client, province, monkeypa
         found = re.search(r'<a class="button" rel="next" href="([^"]+)"', page.text)
         address = html.unescape(found.group(1)) if found else None
     assert list(dict.fromkeys(seen)) == ids
+
+
+async def file_accounts(client, province, count: int) -> list[int]:
+    from tests.test_accounts import account_request, file_account
+
+    ids = []
+    for index in range(count):
+        response = await file_account(client, province, "city_staff", account_request(
+            full_name=f"Hoàng Văn Bình {index}", email=f"binh{index}@quangninh.gov.vn"))
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+@pytest.mark.parametrize("same_moment", [False, True])
+async def test_the_inbox_pages_through_every_domain(client, province, same_moment) -> None:
+    from registry.accounts.tables import AccountRequest
+    from registry.certs.tables import CertRequest
+
+    await file_requests(client, province, 3)
+    await file_accounts(client, province, 3)
+    if same_moment:
+        # Every request filed at one moment: the order rests on the domain and the id alone.
+        moment = (await CertRequest.select(CertRequest.created_at).first())["created_at"]
+        await CertRequest.update({CertRequest.created_at: moment}, force=True)
+        await AccountRequest.update({AccountRequest.created_at: moment}, force=True)
+    headers = province.auth("city_head")
+    whole = (await client.get("/api/v1/inbox", headers=headers)).json()
+    assert {item["domain"] for item in whole} == {"account", "cert"} and len(whole) == 6
+    items, followed = await walk(client, "/api/v1/inbox?limit=4", headers)
+    assert [(item["domain"], item["id"]) for item in items] == [(item["domain"], item["id"]) for item in whole]
+    assert len(followed) == 2
+
+
+async def test_the_inbox_page_shows_fifty_and_the_next_page_the_rest(client, province, monkeypatch) -> None:
+    from registry.workflow import pages
+
+    monkeypatch.setattr(pages, "PAGE_LIMIT", 2)
+    ids = await file_requests(client, province, 3)
+    await sign_in(client, "city_head")
+    first = await client.get("/inbox")
+    assert [int(found) for found in re.findall(r'href="/requests/(\d+)"', first.text)] == ids[:2]
+    found = re.search(r'<a class="button" rel="next" href="([^"]+)"', first.text)
+    second = await client.get(html.unescape(found.group(1)))
+    assert [int(found) for found in re.findall(r'href="/requests/(\d+)"', second.text)] == ids[2:]
+    assert "Trang đầu" in second.text and 'rel="next"' not in second.text
+    # A decision from the second page with nothing chosen answers with that same page.
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', second.text).group(1)
+    cursor = re.search(r'name="cursor" value="([^"]+)"', second.text).group(1)
+    refused = await client.post("/inbox", data={"_csrf": csrf, "cursor": cursor, "action": "approve"})
+    assert refused.status_code == 422
+    assert [int(found) for found in re.findall(r'href="/requests/(\d+)"', refused.text)] == ids[2:]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import msgspec
-from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from typing import Annotated
 
-from registry.http import CurrentPrincipal, may, problems
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, QueryParameter
+
+from registry.http import NEXT_PAGE_HEADERS, CurrentPrincipal, CursorParam, may, paged, problems
 from registry.web import domains_of
 from registry.workflow import service
 from registry.workflow.schemas import DecisionResults, InboxDecisions, RecordOut
@@ -17,11 +19,17 @@ class InboxController(Controller):
     tags = ["inbox"]
     guards = [may("inbox.read")]
 
-    @get("/", responses=problems(401, 403))
-    async def inbox(self, request: Request, principal: CurrentPrincipal) -> list[RecordOut]:
-        """What waits for your decision, of every domain: urgent first, then oldest first."""
-        items = await service.inbox(principal, domains_of(request))
-        return msgspec.convert(items, list[RecordOut])
+    @get("/", responses=problems(401, 403, 422), response_headers=NEXT_PAGE_HEADERS)
+    async def inbox(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 500,
+        cursor: CursorParam = None,
+    ) -> Response[list[RecordOut]]:
+        """What waits for your decision, of every domain: urgent first, then oldest first, `limit` at a time."""
+        return paged(request, await service.inbox(principal, domains_of(request), limit, cursor), list[RecordOut],
+                     common_fields_only=True)
 
     @post("/decisions", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def decisions(self, request: Request, principal: CurrentPrincipal,

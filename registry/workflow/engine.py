@@ -384,6 +384,20 @@ async def _identity(actor: Principal) -> frozenset[int]:
 
 async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
     """What waits for this actor's decision in every flow: urgent first, then oldest first."""
+    return (await inbox_page(actor, flows, limit)).items
+
+
+# The inbox merges the flows: urgent first, then oldest first, then by flow name and id (a total order).
+_INBOX_CURSOR = (bool, datetime, str, int)
+# Ids are positive: a bound below every id, and one above.
+_BEFORE_EVERY_ID, _AFTER_EVERY_ID = 0, 2**62
+
+
+async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
+                     cursor: str | None = None) -> pagination.Page:
+    """One page of the inbox, after `cursor`: each flow reads its next `limit + 1` at most, the merge keeps
+    the first `limit`."""
+    after = pagination.decode_cursor(cursor, _INBOX_CURSOR)
     await subtree.refresh_agency_paths()
     identity = await _identity(actor)
     items: list[tuple[Flow, dict[str, Any]]] = []
@@ -392,11 +406,30 @@ async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> li
         if condition is None:
             continue
         table: Any = flow.table
-        rows = await table.select(*flow.select_columns).where(condition).order_by(
-            table.urgent, ascending=False).order_by(table.created_at).limit(limit)
-        items.extend((flow, row) for row in rows)
-    items.sort(key=lambda item: (not item[1]["urgent"], item[1]["created_at"], item[0].name, item[1]["id"]))
-    return [record_json(actor, flow, row) for flow, row in items[:limit]]
+        query = table.select(*flow.select_columns).where(condition).order_by(
+            table.urgent, ascending=False).order_by(table.created_at).order_by(table.id).limit(limit + 1)
+        if after is not None:
+            urgent, created_at, domain, record_id = after
+            # A flow sorting before the cursor's has given every row of that moment; one after it none yet.
+            bound = record_id if flow.name == domain else _AFTER_EVERY_ID if flow.name < domain else _BEFORE_EVERY_ID
+            name = table._meta.tablename
+            columns = [(f'"{name}"."{column}"', ascending) for column, ascending in _RECORD_ORDER]
+            query = query.where(WhereRaw(pagination.after_sql(columns),
+                                         *pagination.after_values((urgent, created_at, bound))))
+        items.extend((flow, row) for row in await query)
+    items.sort(key=_inbox_key)
+    page = pagination.page_of(items, limit, _inbox_key_values)
+    return pagination.Page([record_json(actor, flow, row) for flow, row in page.items], page.next_cursor)
+
+
+def _inbox_key(item: tuple[Flow, Mapping[str, Any]]) -> tuple[Any, ...]:
+    flow, row = item
+    return not row["urgent"], row["created_at"], flow.name, row["id"]
+
+
+def _inbox_key_values(item: tuple[Flow, Mapping[str, Any]]) -> tuple[Any, ...]:
+    flow, row = item
+    return bool(row["urgent"]), row["created_at"], flow.name, row["id"]
 
 
 async def pending_count(actor: Principal, flows: Sequence[Flow]) -> int:

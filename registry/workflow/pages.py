@@ -15,10 +15,12 @@ from registry.domains import Domains
 from registry.errors import RegistryError
 from registry.http import CurrentPrincipal, may
 from registry.messages import message, message_for
-from registry.web import domains_of, render
+from registry.web import domains_of, page_links, render
 from registry.workflow import engine, service
 
 MAX_REASON_LENGTH = engine.MAX_NOTE_LENGTH
+# Requests per page of the inbox: a head decides fifty at a time, then the next fifty come up.
+PAGE_LIMIT = 50
 
 
 async def pending_decisions_counter(principal: Principal, domains: Domains) -> int:
@@ -44,16 +46,19 @@ class InboxPages(Controller):
     guards = [may("inbox.read")]
 
     @get("/inbox")
-    async def inbox(self, request: Request, principal: CurrentPrincipal, done: FromQuery[int | None] = None) -> Template:
-        return await self._page(request, principal, done=done)
+    async def inbox(self, request: Request, principal: CurrentPrincipal, done: FromQuery[int | None] = None,
+                    cursor: FromQuery[str | None] = None) -> Template:
+        return await self._page(request, principal, done=done, cursor=cursor or None)
 
     async def _page(self, request: Request, principal: Principal, *, done: int | None = None, error: str = "",
                     results: list[dict[str, Any]] | None = None, selected: set[str] | None = None,
-                    reasons: dict[str, str] | None = None, shared_reason: str = "", status_code: int = 200) -> Template:
-        rows = await service.inbox(principal, domains_of(request))
+                    reasons: dict[str, str] | None = None, shared_reason: str = "", status_code: int = 200,
+                    cursor: str | None = None) -> Template:
+        page = await service.inbox(principal, domains_of(request), PAGE_LIMIT, cursor)
         failed = {item_key(r["domain"], r["id"]): r.get("error") for r in (results or []) if not r.get("ok")}
         return await render(
-            request, "workflow/inbox.html", status_code=status_code, rows=rows, done=done, error=error,
+            request, "workflow/inbox.html", status_code=status_code, rows=page.items, done=done, error=error,
+            pager=page_links(request, page), cursor=cursor or "",
             failed=failed, selected=selected or set(), reasons=reasons or {}, shared_reason=shared_reason,
             revocation_reasons=REASON_LABELS, item_key=item_key, max_reason=MAX_REASON_LENGTH,
         )
@@ -64,11 +69,12 @@ class InboxPages(Controller):
         selected = parse_selection(form.getall("selected") if "selected" in form else [])
         action = form.get("action")
         shared_reason = str(form.get("reason") or "").strip()
+        cursor = str(form.get("cursor") or "") or None
         reasons = {item_key(d, i): str(form.get(f"reason_{d}_{i}") or "").strip() for d, i in selected}
         keys = {item_key(d, i) for d, i in selected}
         if not selected:
             return await self._page(request, principal, error=message("nothing_to_decide"), status_code=422,
-                                    shared_reason=shared_reason)
+                                    shared_reason=shared_reason, cursor=cursor)
         approve, reject = [], []
         if action == "approve":
             approve = [(d, i, "") for d, i in selected]
@@ -82,6 +88,6 @@ class InboxPages(Controller):
                 summary = f"Chưa ghi nhận quyết định nào: {message_for(error)}"
             return await self._page(
                 request, principal, status_code=error.status_code, results=error.extra.get("results"),
-                selected=keys, reasons=reasons, shared_reason=shared_reason, error=summary,
+                selected=keys, reasons=reasons, shared_reason=shared_reason, error=summary, cursor=cursor,
             )
         return Redirect(f"/inbox?done={len(results)}", status_code=303)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from registry import pagination
 from registry.auth.principal import Principal
 from registry.domains import Domains
 from registry.errors import Invalid
 from registry.workflow import engine
 
 
-async def inbox(actor: Principal, domains: Domains, limit: int = 500) -> list[dict[str, Any]]:
-    return await engine.inbox(actor, domains.flows, limit)
+async def inbox(actor: Principal, domains: Domains, limit: int = 500, cursor: str | None = None) -> pagination.Page:
+    return await engine.inbox_page(actor, domains.flows, limit, cursor)
 
 
 async def decide(actor: Principal, domains: Domains, *, approve: Iterable[tuple[str, Any, str]],
