@@ -68,12 +68,13 @@ def decode_cursor(cursor: str | None, kinds: Sequence[type]) -> tuple[Any, ...] 
                 moment = datetime.fromisoformat(value)
             except ValueError:
                 raise _refuse() from None
-            if moment.tzinfo is None:
+            # Rows hold real moments: one at the calendar's ends is forged (and would overflow in UTC).
+            if moment.tzinfo is None or not 1000 <= moment.year <= 9000:
                 raise _refuse()
             decoded.append(moment)
         elif kind is bool and type(value) is bool:
             decoded.append(value)
-        elif kind is int and type(value) is int and -(2**63) <= value < 2**63:
+        elif kind is int and type(value) is int and -(2**31) <= value < 2**31:  # ids: 32-bit serial columns
             decoded.append(value)
         elif kind is str and isinstance(value, str) and "\x00" not in value:
             decoded.append(value)

@@ -76,6 +76,8 @@ async def test_the_last_full_page_has_no_next_page(client, province) -> None:
     "garbage!", "%00", base64.urlsafe_b64encode(b"{}").decode(), encode_cursor([1, 2]),
     encode_cursor([True, "not a time", 3]), encode_cursor([True, "2026-01-01T00:00:00", 3]),
     encode_cursor(["yes", "2026-01-01T00:00:00+00:00", 3]), encode_cursor([True, "2026-01-01T00:00:00+00:00", 2**70]),
+    encode_cursor([True, "2026-01-01T00:00:00+00:00", 2**31]), encode_cursor([True, "9999-12-31T23:59:59+00:00", 1]),
+    encode_cursor([True, "0001-01-01T00:00:00+07:00", 1]),
     base64.urlsafe_b64encode(b"\xff\xfe").decode(), "A" * 999,
 ])
 async def test_a_cursor_that_is_not_the_lists_is_refused(client, province, cursor) -> None:

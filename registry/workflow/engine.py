@@ -389,8 +389,8 @@ async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> li
 
 # The inbox merges the flows: urgent first, then oldest first, then by flow name and id (a total order).
 _INBOX_CURSOR = (bool, datetime, str, int)
-# Ids are positive: a bound below every id, and one above.
-_BEFORE_EVERY_ID, _AFTER_EVERY_ID = 0, 2**62
+# Ids are positive 32-bit integers (serial columns): a bound below every id, and the highest there can be.
+_BEFORE_EVERY_ID, _AFTER_EVERY_ID = 0, 2**31 - 1
 
 
 async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
