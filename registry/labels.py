@@ -78,6 +78,7 @@ FIELD_LABELS: dict[str, str] = {
     "expiring_within": "Sắp hết hạn trong",
     "status": "Tình trạng",
     "limit": "Số dòng",
+    "cursor": "Liên kết trang",
     "format": "Định dạng",
     "password": "Mật khẩu",
     "current_password": "Mật khẩu hiện tại",

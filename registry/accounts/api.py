@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.accounts import service
@@ -21,6 +21,7 @@ from registry.accounts.schemas import (
 )
 from registry.exports import CONTENT_TYPES
 from registry.http import CurrentPrincipal, file_download, may, problems, signed_in, typed
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page, records_page
 from registry.specimens.schemas import MailboxOut
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
@@ -38,20 +39,23 @@ class AccountRequestController(Controller):
         """File a request for an account on the document (`qlvb`) or mail (`mail`) system. State `submitted`."""
         return request_out(await service.file_request(principal, msgspec.structs.asdict(data)))
 
-    @get("/", responses=problems(401, 422))
+    @get("/", responses=problems(401, 422), response_headers=PAGE_HEADERS)
     async def list(
         self,
+        request: Request,
         principal: CurrentPrincipal,
         state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code", max_length=20)] = None,
         kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
         mine: Annotated[bool, QueryParameter(description="only mine (filed by or about me)")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[AccountRequestOut]:
-        """Account requests you may see, oldest first."""
-        rows = await engine.list_records(principal, FLOW, states=[state_] if state_ else None, agency_code=agency,
-                                         kind=kind, mine=mine, limit=limit)
-        return [request_out(row) for row in rows]
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[AccountRequestOut]]:
+        """Account requests you may see, urgent first then oldest first, a page at a time (the next page in
+        the `Link` and `X-Next-Cursor` headers)."""
+        page = await records_page(principal, FLOW, cursor=cursor, limit=limit, states=[state_] if state_ else None,
+                                  agency_code=agency, kind=kind, mine=mine)
+        return api_page(request, page, [request_out(row) for row in page.items])
 
     @get("/export", responses=problems(401, 403, 422),
          operation_class=file_download(CONTENT_TYPES["xlsx"], CONTENT_TYPES["csv"]))

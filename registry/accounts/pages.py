@@ -18,6 +18,7 @@ from registry.auth.principal import Principal
 from registry.domains import Domains
 from registry.errors import Invalid, RegistryError
 from registry.http import CurrentPrincipal, signed_in
+from registry.listing import page_links, records_page
 from registry.messages import message_for
 from registry.notify import service as notify
 from registry.web import render
@@ -74,12 +75,15 @@ class AccountPages(Controller):
 
     @get("/accounts")
     async def index(self, request: Request, principal: CurrentPrincipal,
-                    state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None) -> Template:
+                    state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
+                    cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None) -> Template:
         state = state_
         reads_others = bool(scope_paths(principal, "request.read"))
-        rows = await engine.list_records(principal, FLOW, states=[state] if state else None, mine=not reads_others)
+        page = await records_page(principal, FLOW, cursor=cursor, limit=200, states=[state] if state else None,
+                                  mine=not reads_others)
         return await render(
-            request, "accounts/index.html", rows=rows, state=state or "", states=FLOW.machine.states,
+            request, "accounts/index.html", rows=page.items, links=page_links(request, page), state=state or "",
+            states=FLOW.machine.states,
             accounts=await service.accounts_of_person(principal, principal.person_id) if principal.person_id else [],
             kinds=service.KIND_LABELS, systems=service.SYSTEMS, processes=may(principal, "request.process"),
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.agencies import service
 from registry.agencies.schemas import AgencyCreate, AgencyDetail, AgencyImportOut, AgencyOut, AgencyUpdate
 from registry.http import CurrentPrincipal, may, problems, read_upload, signed_in, typed
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
 
 CodePath = FromPath[str]
 
@@ -24,14 +25,18 @@ class AgencyController(Controller):
         """Create an agency under `parent_code` (admin, operator; within their province)."""
         return typed(await service.create_agency(principal, msgspec.structs.asdict(data)), AgencyDetail)
 
-    @get("/", guards=[signed_in], responses=problems(401, 404, 422))
+    @get("/", guards=[signed_in], responses=problems(401, 404, 422), response_headers=PAGE_HEADERS)
     async def list(
         self,
+        request: Request,
         q: Annotated[str | None, QueryParameter(description="words of the name, diacritics optional")] = None,
         parent: Annotated[str | None, QueryParameter(description="only children of this code")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-    ) -> list[AgencyOut]:
-        return typed(await service.list_agencies(q=q, parent_code=parent, limit=limit), list[AgencyOut])
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[AgencyOut]]:
+        """Agencies in tree order, a page at a time (the next page in the `Link` and `X-Next-Cursor` headers)."""
+        page = await service.agencies_page(q=q, parent_code=parent, limit=limit, cursor=cursor)
+        return api_page(request, page, typed(page.items, list[AgencyOut]))
 
     @get("/{code:str}", guards=[signed_in], responses=problems(401, 404, 422))
     async def detail(self, code: CodePath) -> AgencyDetail:

@@ -15,6 +15,8 @@ from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
 from registry.csvfile import read_rows
 from registry.errors import Conflict, Invalid, NotFound
+from registry.listing import after, column_sql, key_of
+from registry.pagination import Page, decode_cursor, page_of
 from registry.subtree import within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import now
@@ -102,13 +104,29 @@ async def get_agency(code: str) -> dict[str, Any]:
 
 
 async def list_agencies(*, q: str | None = None, parent_code: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    query = Agency.select(*SELECT_COLUMNS).order_by(Agency.path).limit(limit)
+    return (await agencies_page(q=q, parent_code=parent_code, limit=limit)).items
+
+
+# A list of agencies in tree order (path), then by id so that the order is total.
+AGENCY_ORDER = ((Agency.path, True), (Agency.id, True))
+
+
+async def agencies_page(*, q: str | None = None, parent_code: str | None = None, limit: int = 100,
+                        cursor: str | None = None) -> Page:
+    """A page of agencies (keyset: the first `limit` after `cursor`), in tree order."""
+    after_key = decode_cursor(cursor, [str, int])
+    query = Agency.select(*SELECT_COLUMNS).limit(limit + 1)
+    for column, ascending in AGENCY_ORDER:
+        query = query.order_by(column, ascending=ascending)
     if parent_code:
         parent = await get_row(parent_code)
         query = query.where(Agency.parent == parent["id"])
     for word in search_words(q):
         query = query.where(Agency.search_key.like(f"%{word}%"))
-    return [agency_json(row) for row in await query]
+    if after_key is not None:
+        query = query.where(after([(column_sql(column), ascending) for column, ascending in AGENCY_ORDER], after_key))
+    page = page_of(await query, limit, key_of(["path", "id"]))
+    return Page([agency_json(row) for row in page.items], page.next_cursor)
 
 
 async def tree(within: Iterable[str] | None = None, *, at_most: int | None = None) -> list[dict[str, Any]] | None:

@@ -27,6 +27,7 @@ from registry.certs.schemas import CertRequestOut
 from registry.errors import Invalid
 from registry.exports import CONTENT_TYPES
 from registry.http import AppSettings, CurrentPrincipal, file_download, may, problems, signed_in, typed
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
 
 
 def batch_out(body: dict) -> BatchOut:
@@ -85,10 +86,16 @@ class BatchController(Controller):
         """Put approved requests in a new batch (state `draft`); all or none."""
         return batch_out(await service.create_batch(principal, settings, data.request_ids))
 
-    @get("/", responses=problems(401, 403))
-    async def list(self, principal: CurrentPrincipal) -> list[BatchOut]:
-        """Every batch, newest first."""
-        return [batch_out(b) for b in await service.list_batches(principal)]
+    @get("/", responses=problems(401, 403, 422), response_headers=PAGE_HEADERS)
+    async def list(
+        self, request: Request, principal: CurrentPrincipal,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[BatchOut]]:
+        """Every batch, newest first, a page at a time (the next page in the `Link` and `X-Next-Cursor`
+        headers)."""
+        page = await service.batches_page(principal, limit=limit, cursor=cursor)
+        return api_page(request, page, [batch_out(b) for b in page.items])
 
     @get("/{batch_id:int}", responses=problems(401, 403, 404, 422))
     async def detail(self, principal: CurrentPrincipal, batch_id: FromPath[int]) -> BatchOut:

@@ -15,6 +15,7 @@ from registry.batches import forms, handover, results, service
 from registry.certs.requests import KIND_LABELS
 from registry.errors import NotFound, RegistryError
 from registry.http import AppSettings, CurrentPrincipal, may, signed_in
+from registry.listing import page_links
 from registry.messages import message_for
 from registry.timeutil import today
 from registry.web import render
@@ -34,15 +35,17 @@ class BatchPages(Controller):
         self, request: Request, principal: CurrentPrincipal,
         kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
         agency: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
     ) -> Template:
-        return await self._index(request, principal, kind=kind or "", agency=agency or "")
+        return await self._index(request, principal, kind=kind or "", agency=agency or "", cursor=cursor)
 
     async def _index(self, request: Request, principal: Principal, *, kind: str = "", agency: str = "",
-                     error: str = "", status_code: int = 200) -> Template:
+                     cursor: str | None = None, error: str = "", status_code: int = 200) -> Template:
+        batches = await service.batches_page(principal, cursor=cursor)
         return await render(
             request, "batches/index.html", status_code=status_code, error=error,
             queue=await service.approved_queue(principal, kind=kind or None, agency_code=agency or None),
-            batches=await service.list_batches(principal), kind=kind, agency=agency, kind_labels=KIND_LABELS,
+            batches=batches.items, links=page_links(request, batches), kind=kind, agency=agency, kind_labels=KIND_LABELS,
             forms=forms, states=service.BATCH_MACHINE.states,
         )
 

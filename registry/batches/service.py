@@ -21,7 +21,9 @@ from registry.certs import requests as cert_requests
 from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
+from registry.listing import NEWEST, records_page
 from registry.messages import message_for
+from registry.pagination import Page
 from registry.settings import Settings
 from registry.timeutil import now, today
 from registry.workflow import engine
@@ -177,9 +179,13 @@ async def get_batch(actor: Principal, batch_id: int) -> dict[str, Any]:
 
 
 async def list_batches(actor: Principal, limit: int = 200) -> list[dict[str, Any]]:
+    return (await batches_page(actor, limit=limit)).items
+
+
+async def batches_page(actor: Principal, *, limit: int = 200, cursor: str | None = None) -> Page:
+    """A page of batches, newest first (keyset: the first `limit` after `cursor`)."""
     require_operator(actor)
-    rows = await engine.list_records(actor, BATCH_FLOW, limit=limit)
-    return sorted(rows, key=lambda r: r["created_at"], reverse=True)
+    return await records_page(actor, BATCH_FLOW, cursor=cursor, limit=limit, order=NEWEST)
 
 
 async def approved_queue(actor: Principal, *, kind: str | None = None, agency_code: str | None = None,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.http import AppSettings, CurrentPrincipal, conforming, may, problems, read_upload, signed_in, typed
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
 from registry.people import departure, service
 from registry.people.schemas import (
     Departure,
@@ -25,15 +26,19 @@ class PeopleController(Controller):
     path = "/people"
     tags = ["people"]
 
-    @get("/", guards=[may("person.read")], responses=problems(401, 403, 404, 422))
+    @get("/", guards=[may("person.read")], responses=problems(401, 403, 404, 422), response_headers=PAGE_HEADERS)
     async def list(
         self,
+        request: Request,
         principal: CurrentPrincipal,
         agency: Annotated[str | None, QueryParameter(description="agency code (its subtree)")] = None,
         q: Annotated[str | None, QueryParameter(description="words of the name")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[PersonOut]:
-        return typed(await service.list_people(principal, agency_code=agency, q=q, limit=limit), list[PersonOut])
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[PersonOut]]:
+        """People by name, a page at a time (the next page in the `Link` and `X-Next-Cursor` headers)."""
+        page = await service.people_page(principal, agency_code=agency, q=q, limit=limit, cursor=cursor)
+        return api_page(request, page, typed(page.items, list[PersonOut]))
 
     @post("/", guards=[may("person.manage")], status_code=201, responses=problems(401, 403, 409, 422))
     async def create(self, principal: CurrentPrincipal, request: Request, data: JSONBody[PersonCreate]) -> PersonOut:

@@ -19,6 +19,7 @@ from registry.errors import RegistryError
 from registry.http import AppSettings, CurrentPrincipal, read_upload, signed_in
 from registry.http import may as may_guard
 from registry.labels import field_label
+from registry.listing import page_links
 from registry.messages import message_for
 from registry.people import departure, service
 from registry.web import domains_of, load_sections, render
@@ -55,10 +56,11 @@ class PeoplePages(Controller):
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         agency: Annotated[str | None, QueryParameter(max_length=20)] = None,
         imported: FromQuery[int | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
     ) -> Template:
-        rows = await service.list_people(principal, agency_code=agency or None, q=q or None)
-        return await render(request, "people/list.html", rows=rows, q=q or "", agency=agency or "", imported=imported,
-                            manages=may(principal, "person.manage"))
+        page = await service.people_page(principal, agency_code=agency or None, q=q or None, cursor=cursor)
+        return await render(request, "people/list.html", rows=page.items, links=page_links(request, page), q=q or "",
+                            agency=agency or "", imported=imported, manages=may(principal, "person.manage"))
 
     @get("/people/new", guards=[may_guard("person.manage")])
     async def new(self, request: Request, principal: CurrentPrincipal) -> Template:

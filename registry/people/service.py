@@ -12,6 +12,8 @@ from registry.auth.permissions import allowed, authorize, scope_paths
 from registry.auth.principal import Principal
 from registry.csvfile import read_rows
 from registry.errors import Invalid, NotFound
+from registry.listing import after, column_sql, key_of
+from registry.pagination import Page, decode_cursor, page_of
 from registry.people.tables import Person
 from registry.subtree import within_subtrees
 from registry.text import fold, search_words
@@ -166,6 +168,17 @@ async def list_people(
     actor: Principal, *, agency_code: str | None = None, q: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """People in the actor's reach (or in `agency_code`'s subtree, if within reach)."""
+    return (await people_page(actor, agency_code=agency_code, q=q, limit=limit)).items
+
+
+# People by name (their search key), then by id so that the order is total.
+PERSON_ORDER = ((Person.search_key, True), (Person.id, True))
+
+
+async def people_page(actor: Principal, *, agency_code: str | None = None, q: str | None = None, limit: int = 200,
+                      cursor: str | None = None) -> Page:
+    """A page of the people `list_people` lists (keyset: the first `limit` after `cursor`)."""
+    after_key = decode_cursor(cursor, [str, int])
     scopes = scope_paths(actor, "person.read")
     if agency_code:
         agency = await agencies.get_row(agency_code)
@@ -173,14 +186,18 @@ async def list_people(
             raise NotFound(f"no agency with code {agency_code}")
         scopes = [agency["path"]]
     if not scopes and not actor.is_system:
-        return []
-    query = Person.select(*SELECT_COLUMNS).order_by(Person.search_key).limit(limit)
+        return Page([], None)
+    query = Person.select(*SELECT_COLUMNS).limit(limit + 1)
+    for column, ascending in PERSON_ORDER:
+        query = query.order_by(column, ascending=ascending)
     if scopes:
         query = query.where(within_subtrees(Person.agency.path, scopes))
     for word in search_words(q):
         query = query.where(Person.search_key.like(f"%{word}%"))
-    rows = await query
-    return [person_json(row, restricted=may_see_restricted(actor, row)) for row in rows]
+    if after_key is not None:
+        query = query.where(after([(column_sql(column), ascending) for column, ascending in PERSON_ORDER], after_key))
+    page = page_of(await query, limit, key_of(["search_key", "id"]))
+    return Page([person_json(row, restricted=may_see_restricted(actor, row)) for row in page.items], page.next_cursor)
 
 
 # --- one person, one identity ---------------------------------------------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.errors import Invalid
 from registry.http import CurrentPrincipal, problems, signed_in
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page, records_page
 from registry.specimens import service
 from registry.specimens.schemas import MailboxIn, MailboxOut, Reason, SpecimenOut
 from registry.workflow import engine
@@ -50,16 +51,19 @@ class SpecimenController(Controller):
         data, image = await read_specimen_form(request)
         return specimen_out(await service.submit_specimen(principal, data, image))
 
-    @get("/", responses=problems(401, 422))
+    @get("/", responses=problems(401, 422), response_headers=PAGE_HEADERS)
     async def list(
-        self, principal: CurrentPrincipal,
+        self, request: Request, principal: CurrentPrincipal,
         state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code", max_length=20)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-    ) -> list[SpecimenOut]:
-        rows = await engine.list_records(principal, service.SPECIMEN_FLOW, states=[state_] if state_ else None,
-                                         agency_code=agency, limit=limit)
-        return [specimen_out(row) for row in rows]
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[SpecimenOut]]:
+        """Specimens you may see, oldest first, a page at a time (the next page in the `Link` and
+        `X-Next-Cursor` headers)."""
+        page = await records_page(principal, service.SPECIMEN_FLOW, cursor=cursor, limit=limit,
+                                  states=[state_] if state_ else None, agency_code=agency)
+        return api_page(request, page, [specimen_out(row) for row in page.items])
 
     @get("/{specimen_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, specimen_id: FromPath[int]) -> SpecimenOut:
@@ -90,15 +94,19 @@ class MailboxController(Controller):
         """Submit an official mailbox of an agency for publication (clerk, operator)."""
         return mailbox_out(await service.propose_mailbox(principal, data.agency_code, data.address, source="api"))
 
-    @get("/", responses=problems(401, 422))
+    @get("/", responses=problems(401, 422), response_headers=PAGE_HEADERS)
     async def list(
-        self, principal: CurrentPrincipal,
+        self, request: Request, principal: CurrentPrincipal,
         state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code", max_length=20)] = None,
-    ) -> list[MailboxOut]:
-        rows = await engine.list_records(principal, service.MAILBOX_FLOW, states=[state_] if state_ else None,
-                                         agency_code=agency)
-        return [mailbox_out(row) for row in rows]
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+    ) -> Response[list[MailboxOut]]:
+        """Mailboxes you may see, oldest first, a page at a time (the next page in the `Link` and
+        `X-Next-Cursor` headers)."""
+        page = await records_page(principal, service.MAILBOX_FLOW, cursor=cursor, limit=limit,
+                                  states=[state_] if state_ else None, agency_code=agency)
+        return api_page(request, page, [mailbox_out(row) for row in page.items])
 
     @get("/{mailbox_id:int}", responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, mailbox_id: FromPath[int]) -> MailboxOut:

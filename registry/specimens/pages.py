@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from registry import messages
@@ -19,6 +19,7 @@ from registry.auth.principal import Principal
 from registry.certs import service as certs
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.http import CurrentPrincipal, current_principal, signed_in
+from registry.listing import page_links, records_page
 from registry.messages import message_for
 from registry.specimens import service
 from registry.specimens.tables import Specimen
@@ -56,13 +57,18 @@ class SpecimenPages(Controller):
     include_in_schema = False
 
     @get("/specimens", guards=[signed_in])
-    async def index(self, request: Request, principal: CurrentPrincipal) -> Template:
+    async def index(
+        self, request: Request, principal: CurrentPrincipal,
+        specimen_cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+        mailbox_cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+    ) -> Template:
         reviews = may(principal, "specimen.publish")
-        specimens = await engine.list_records(principal, service.SPECIMEN_FLOW,
-                                              states=["submitted"] if reviews else None, limit=300)
-        mailboxes = await engine.list_records(principal, service.MAILBOX_FLOW,
-                                              states=["submitted"] if reviews else None, limit=300)
-        return await render(request, "specimens/index.html", specimens=specimens, mailboxes=mailboxes, reviews=reviews,
+        states = ["submitted"] if reviews else None
+        specimens = await records_page(principal, service.SPECIMEN_FLOW, cursor=specimen_cursor, limit=300, states=states)
+        mailboxes = await records_page(principal, service.MAILBOX_FLOW, cursor=mailbox_cursor, limit=300, states=states)
+        return await render(request, "specimens/index.html", specimens=specimens.items, mailboxes=mailboxes.items,
+                            specimen_links=page_links(request, specimens, "specimen_cursor"),
+                            mailbox_links=page_links(request, mailboxes, "mailbox_cursor"), reviews=reviews,
                             submits=may(principal, "specimen.submit"))
 
     @get("/specimens/new", guards=[signed_in])
