@@ -17,25 +17,23 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
-from litestar.params import QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from registry import db, messages, pagination
+from registry import db, messages
 from registry.auth import service as auth
 from registry.auth.permissions import allowed
 from registry.auth.principal import Principal
@@ -209,28 +207,6 @@ def typed(body: Any, kind: Any) -> Any:
         if undeclared:
             raise TypeError(f"{struct.__name__} does not declare {sorted(undeclared)}")
     return msgspec.convert(body, kind)
-
-
-# --- lists, a page at a time ----------------------------------------------------------------------
-
-CursorParam = Annotated[str | None, QueryParameter(
-    description="where the page starts: the previous page's `X-Next-Cursor` header (the `Link` header's "
-                "rel=\"next\" carries the whole address)", max_length=pagination.MAX_CURSOR_LENGTH)]
-NEXT_PAGE_HEADERS = [
-    ResponseHeader(name="Link", description='`<address of the next page>; rel="next"`, absent on the last page',
-                   documentation_only=True),
-    ResponseHeader(name=pagination.NEXT_CURSOR_HEADER, description="the next page's `cursor`, absent on the last page",
-                   documentation_only=True),
-]
-
-
-def paged(request: Request, page: pagination.Page, kind: Any, *, common_fields_only: bool = False) -> ApiResponse:
-    """A page of a list as its documented type `kind` (a list of Structs), the next page in headers: the body
-    keeps the shape of the whole list. `common_fields_only`: the items are of several kinds (the inbox's
-    domains) and `kind` declares what they share; each kind's own fields are left out."""
-    headers = pagination.next_page_headers(page, request.url.path, dict(request.query_params.dict()))
-    body = msgspec.convert(page.items, kind) if common_fields_only else typed(page.items, kind)
-    return ApiResponse(body, headers=headers)
 
 
 # --- errors ------------------------------------------------------------------------------------

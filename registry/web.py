@@ -4,7 +4,6 @@ menu entries, counters and sections come from the domains the application was bu
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import MediaType, Request
 from litestar.connection import ASGIConnection
@@ -14,7 +13,6 @@ from registry.auth.permissions import ROLE_LABELS, may
 from registry.auth.principal import Principal
 from registry.domains import Domains, NavItem, PageSection
 from registry.http import current_principal
-from registry.pagination import Page, next_page_headers
 
 
 def domains_of(connection: ASGIConnection) -> Domains:
@@ -58,19 +56,6 @@ async def load_sections(request: Request, sections: list[PageSection], principal
     domains = domains_of(request)
     subject = principal.person_id if person_id is None else person_id
     return [(section.template, await section.load(principal, domains, subject)) for section in sections]
-
-
-def page_links(request: Request, page: Page) -> dict[str, str | None]:
-    """The addresses of a list page's pager (`templates/_pager.html`): the next page, with the same filters,
-    and the first page when this one is not it."""
-    query = dict(request.query_params.dict())
-    path = request.url.path
-    first = None
-    if query.get("cursor"):
-        kept = {name: value for name, value in query.items() if name != "cursor" and value not in (None, "", [""])}
-        first = f"{path}?{urlencode(kept, doseq=True)}" if kept else path
-    next_link = next_page_headers(page, path, query).get("Link")
-    return {"next": next_link.split(">", 1)[0].lstrip("<") if next_link else None, "first": first}
 
 
 async def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:

@@ -21,7 +21,7 @@ from registry.accounts.schemas import (
 )
 from registry.exports import CONTENT_TYPES
 from registry.http import CurrentPrincipal, file_download, may, problems, signed_in, typed
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page, records_page
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
 from registry.specimens.schemas import MailboxOut
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
@@ -53,7 +53,7 @@ class AccountRequestController(Controller):
     ) -> Response[list[AccountRequestOut]]:
         """Account requests you may see, urgent first then oldest first, a page at a time (the next page in
         the `Link` and `X-Next-Cursor` headers)."""
-        page = await records_page(principal, FLOW, cursor=cursor, limit=limit, states=[state_] if state_ else None,
+        page = await engine.list_records_page(principal, FLOW, cursor=cursor, limit=limit, states=[state_] if state_ else None,
                                   agency_code=agency, kind=kind, mine=mine)
         return api_page(request, page, [request_out(row) for row in page.items])
 

@@ -18,7 +18,7 @@ from registry.auth.principal import Principal
 from registry.domains import Domains
 from registry.errors import Invalid, RegistryError
 from registry.http import CurrentPrincipal, signed_in
-from registry.listing import page_links, records_page
+from registry.listing import page_links
 from registry.messages import message_for
 from registry.notify import service as notify
 from registry.web import render
@@ -79,7 +79,7 @@ class AccountPages(Controller):
                     cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None) -> Template:
         state = state_
         reads_others = bool(scope_paths(principal, "request.read"))
-        page = await records_page(principal, FLOW, cursor=cursor, limit=200, states=[state] if state else None,
+        page = await engine.list_records_page(principal, FLOW, cursor=cursor, limit=200, states=[state] if state else None,
                                   mine=not reads_others)
         return await render(
             request, "accounts/index.html", rows=page.items, links=page_links(request, page), state=state or "",

@@ -21,7 +21,6 @@ from registry.certs import requests as cert_requests
 from registry.certs import service as certs
 from registry.certs.tables import CertRequest
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
-from registry.listing import NEWEST, records_page
 from registry.messages import message_for
 from registry.pagination import Page
 from registry.settings import Settings
@@ -185,7 +184,7 @@ async def list_batches(actor: Principal, limit: int = 200) -> list[dict[str, Any
 async def batches_page(actor: Principal, *, limit: int = 200, cursor: str | None = None) -> Page:
     """A page of batches, newest first (keyset: the first `limit` after `cursor`)."""
     require_operator(actor)
-    return await records_page(actor, BATCH_FLOW, cursor=cursor, limit=limit, order=NEWEST)
+    return await engine.list_records_page(actor, BATCH_FLOW, cursor=cursor, limit=limit, order=engine.NEWEST)
 
 
 async def approved_queue(actor: Principal, *, kind: str | None = None, agency_code: str | None = None,

@@ -10,18 +10,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import service
 from registry.certs.schemas import BundleOut, CertificateOut, HolderLink
-from registry.http import (
-    NEXT_PAGE_HEADERS,
-    ApiResponse,
-    CurrentPrincipal,
-    CursorParam,
-    may,
-    paged,
-    problems,
-    read_upload,
-    signed_in,
-    typed,
-)
+from registry.http import ApiResponse, CurrentPrincipal, may, problems, read_upload, signed_in, typed
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 
 HolderParam = Annotated[int | None, QueryParameter(description="id of the person holding the certificate")]
 AgencyParam = Annotated[str | None, QueryParameter(description="code of the holder's agency, or of the organisation")]
@@ -86,7 +76,7 @@ class CertificateController(Controller):
         any_created = any(created for _body, created in results)
         return ApiResponse(typed({"certificates": certificates}, BundleOut), status_code=201 if any_created else 200)
 
-    @get("/", guards=[signed_in], responses=problems(401, 403, 404, 422), response_headers=NEXT_PAGE_HEADERS)
+    @get("/", guards=[signed_in], responses=problems(401, 403, 404, 422), response_headers=PAGE_HEADERS)
     async def list(
         self,
         request: Request,
@@ -103,10 +93,11 @@ class CertificateController(Controller):
     ) -> Response[list[CertificateOut]]:
         """Certificates within the caller's reach: operators and admins the province, heads and clerks their
         subtree, everyone their own; `limit` at a time, by name (soonest to expire with `expiring_within`)."""
-        return paged(request, await service.list_certificates_page(
+        page = await service.list_certificates_page(
             principal, agency_code=agency, status=status, expiring_within_days=expiring_within,
             holder_person_id=holder, q=q, limit=limit, cursor=cursor,
-        ), list[CertificateOut])
+        )
+        return api_page(request, page, typed(page.items, list[CertificateOut]))
 
     @get("/{fingerprint:str}", guards=[signed_in], responses=problems(401, 404, 422))
     async def detail(self, principal: CurrentPrincipal, fingerprint: FromPath[str]) -> CertificateOut:

@@ -17,8 +17,9 @@ from registry.certs import parsing, requests, service
 from registry.certs.reasons import REASON_LABELS
 from registry.errors import Invalid
 from registry.http import AppSettings, CurrentPrincipal, may, read_upload, signed_in
+from registry.listing import page_links
 from registry.messages import field_messages, message_for
-from registry.web import page_links, render
+from registry.web import render
 
 # Rows per page of the list: a phone shows them comfortably; the pager goes on.
 PAGE_LIMIT = 100

@@ -10,17 +10,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.certs import requests
 from registry.certs.schemas import CertRequestIn, CertRequestOut, Decisions, Reason
-from registry.http import (
-    NEXT_PAGE_HEADERS,
-    AppSettings,
-    CurrentPrincipal,
-    CursorParam,
-    may,
-    paged,
-    problems,
-    signed_in,
-    typed,
-)
+from registry.http import AppSettings, CurrentPrincipal, may, problems, signed_in, typed
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
 
@@ -37,7 +28,7 @@ class CertRequestController(Controller):
         # The body as sent: the service tells a field left out from one given empty, and names each in error.
         return typed(await requests.file_request(principal, settings, await request.json()), CertRequestOut)
 
-    @get("/", responses=problems(401, 403, 404, 422), response_headers=NEXT_PAGE_HEADERS)
+    @get("/", responses=problems(401, 403, 404, 422), response_headers=PAGE_HEADERS)
     async def list(
         self,
         request: Request,
@@ -51,10 +42,11 @@ class CertRequestController(Controller):
         cursor: CursorParam = None,
     ) -> Response[list[CertRequestOut]]:
         """Requests you may see, urgent first, then oldest first, `limit` at a time."""
-        return paged(request, await engine.list_records_page(
+        page = await engine.list_records_page(
             principal, requests.CERT_FLOW, states=[state_] if state_ else None, agency_code=agency, kind=kind,
             mine=mine, urgent_only=urgent, limit=limit, cursor=cursor,
-        ), list[CertRequestOut])
+        )
+        return api_page(request, page, typed(page.items, list[CertRequestOut]))
 
     @get("/inbox", guards=[may("request.decide")], responses=problems(401, 403))
     async def inbox(self, principal: CurrentPrincipal) -> list[CertRequestOut]:

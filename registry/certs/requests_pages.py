@@ -20,10 +20,11 @@ from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import Conflict, Invalid
 from registry.http import AppSettings, CurrentPrincipal, signed_in
+from registry.listing import page_links
 from registry.messages import field_messages, message_for
 from registry.notify import service as notify
 from registry.settings import Settings
-from registry.web import page_links, render
+from registry.web import render
 from registry.workflow import engine
 
 FORM_SKIP = {"_csrf"}

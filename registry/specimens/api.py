@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.errors import Invalid
 from registry.http import CurrentPrincipal, problems, signed_in
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page, records_page
+from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
 from registry.specimens import service
 from registry.specimens.schemas import MailboxIn, MailboxOut, Reason, SpecimenOut
 from registry.workflow import engine
@@ -61,7 +61,7 @@ class SpecimenController(Controller):
     ) -> Response[list[SpecimenOut]]:
         """Specimens you may see, oldest first, a page at a time (the next page in the `Link` and
         `X-Next-Cursor` headers)."""
-        page = await records_page(principal, service.SPECIMEN_FLOW, cursor=cursor, limit=limit,
+        page = await engine.list_records_page(principal, service.SPECIMEN_FLOW, cursor=cursor, limit=limit,
                                   states=[state_] if state_ else None, agency_code=agency)
         return api_page(request, page, [specimen_out(row) for row in page.items])
 
@@ -104,7 +104,7 @@ class MailboxController(Controller):
     ) -> Response[list[MailboxOut]]:
         """Mailboxes you may see, oldest first, a page at a time (the next page in the `Link` and
         `X-Next-Cursor` headers)."""
-        page = await records_page(principal, service.MAILBOX_FLOW, cursor=cursor, limit=limit,
+        page = await engine.list_records_page(principal, service.MAILBOX_FLOW, cursor=cursor, limit=limit,
                                   states=[state_] if state_ else None, agency_code=agency)
         return api_page(request, page, [mailbox_out(row) for row in page.items])
 

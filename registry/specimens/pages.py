@@ -19,7 +19,7 @@ from registry.auth.principal import Principal
 from registry.certs import service as certs
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.http import CurrentPrincipal, current_principal, signed_in
-from registry.listing import page_links, records_page
+from registry.listing import page_links
 from registry.messages import message_for
 from registry.specimens import service
 from registry.specimens.tables import Specimen
@@ -64,8 +64,8 @@ class SpecimenPages(Controller):
     ) -> Template:
         reviews = may(principal, "specimen.publish")
         states = ["submitted"] if reviews else None
-        specimens = await records_page(principal, service.SPECIMEN_FLOW, cursor=specimen_cursor, limit=300, states=states)
-        mailboxes = await records_page(principal, service.MAILBOX_FLOW, cursor=mailbox_cursor, limit=300, states=states)
+        specimens = await engine.list_records_page(principal, service.SPECIMEN_FLOW, cursor=specimen_cursor, limit=300, states=states)
+        mailboxes = await engine.list_records_page(principal, service.MAILBOX_FLOW, cursor=mailbox_cursor, limit=300, states=states)
         return await render(request, "specimens/index.html", specimens=specimens.items, mailboxes=mailboxes.items,
                             specimen_links=page_links(request, specimens, "specimen_cursor"),
                             mailbox_links=page_links(request, mailboxes, "mailbox_cursor"), reviews=reviews,

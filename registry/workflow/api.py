@@ -8,7 +8,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from registry.http import NEXT_PAGE_HEADERS, CurrentPrincipal, CursorParam, may, paged, problems
+from registry.http import CurrentPrincipal, may, problems
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 from registry.web import domains_of
 from registry.workflow import service
 from registry.workflow.schemas import DecisionResults, InboxDecisions, RecordOut
@@ -19,7 +20,7 @@ class InboxController(Controller):
     tags = ["inbox"]
     guards = [may("inbox.read")]
 
-    @get("/", responses=problems(401, 403, 422), response_headers=NEXT_PAGE_HEADERS)
+    @get("/", responses=problems(401, 403, 422), response_headers=PAGE_HEADERS)
     async def inbox(
         self,
         request: Request,
@@ -28,8 +29,9 @@ class InboxController(Controller):
         cursor: CursorParam = None,
     ) -> Response[list[RecordOut]]:
         """What waits for your decision, of every domain: urgent first, then oldest first, `limit` at a time."""
-        return paged(request, await service.inbox(principal, domains_of(request), limit, cursor), list[RecordOut],
-                     common_fields_only=True)
+        page = await service.inbox(principal, domains_of(request), limit, cursor)
+        # The items are of several domains: RecordOut declares what they share, each domain's own fields drop.
+        return api_page(request, page, msgspec.convert(page.items, list[RecordOut]))
 
     @post("/decisions", status_code=200, responses=problems(401, 403, 404, 409, 422))
     async def decisions(self, request: Request, principal: CurrentPrincipal,

@@ -301,10 +301,12 @@ async def list_records(
     return page.items
 
 
-# A list of records is read urgent first, then oldest first, then by id: a total order, so a page's last
-# row is where the next page starts (pagination.py).
-_RECORD_ORDER = (("urgent", False), ("created_at", True), ("id", True))
-_RECORD_CURSOR = (bool, datetime, int)
+# The orders a list of records is read in, each total (ending with the id), so that a page's last row is
+# where the next page starts (pagination.py): urgent first, then oldest first (requests); newest first
+# (batches).
+URGENT_OLDEST = (("urgent", False), ("created_at", True), ("id", True))
+NEWEST = (("created_at", False), ("id", False))
+_SORT_TYPES = {"urgent": bool, "created_at": datetime, "id": int}
 
 
 async def list_records_page(
@@ -319,24 +321,25 @@ async def list_records_page(
     extra_condition: Any = None,
     limit: int = 200,
     cursor: str | None = None,
+    order: Sequence[tuple[str, bool]] = URGENT_OLDEST,
 ) -> pagination.Page:
-    """One page of `list_records`, after `cursor` (a previous page's `next_cursor`)."""
-    after = pagination.decode_cursor(cursor, _RECORD_CURSOR)
+    """One page of `list_records`, after `cursor` (a previous page's `next_cursor`), in `order`."""
+    after = pagination.decode_cursor(cursor, [_SORT_TYPES[column] for column, _ascending in order])
     await subtree.refresh_agency_paths()
     table: Any = flow.table
     conditions = _record_conditions(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
                                      urgent_only=urgent_only, extra_condition=extra_condition)
     if conditions is None:
         return pagination.Page([], None)
-    query = (table.select(*flow.select_columns).order_by(table.urgent, ascending=False).order_by(table.created_at)
-             .order_by(table.id).limit(limit + 1))
+    query = table.select(*flow.select_columns).limit(limit + 1)
+    for column, ascending in order:
+        query = query.order_by(getattr(table, column), ascending=ascending)
     for condition in conditions:
         query = query.where(condition)
     if after is not None:
-        name = table._meta.tablename
-        columns = [(f'"{name}"."{column}"', ascending) for column, ascending in _RECORD_ORDER]
-        query = query.where(WhereRaw(pagination.after_sql(columns), *pagination.after_values(after)))
-    page = pagination.page_of(await query, limit, lambda row: (bool(row["urgent"]), row["created_at"], row["id"]))
+        query = query.where(_after_cursor(table, order, after))
+    page = pagination.page_of(await query, limit, lambda row: [
+        bool(row[column]) if column == "urgent" else row[column] for column, _ascending in order])
     return pagination.Page([record_json(actor, flow, row) for row in page.items], page.next_cursor)
 
 
@@ -412,14 +415,17 @@ async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
             urgent, created_at, domain, record_id = after
             # A flow sorting before the cursor's has given every row of that moment; one after it none yet.
             bound = record_id if flow.name == domain else _AFTER_EVERY_ID if flow.name < domain else _BEFORE_EVERY_ID
-            name = table._meta.tablename
-            columns = [(f'"{name}"."{column}"', ascending) for column, ascending in _RECORD_ORDER]
-            query = query.where(WhereRaw(pagination.after_sql(columns),
-                                         *pagination.after_values((urgent, created_at, bound))))
+            query = query.where(_after_cursor(table, URGENT_OLDEST, (urgent, created_at, bound)))
         items.extend((flow, row) for row in await query)
     items.sort(key=_inbox_key)
     page = pagination.page_of(items, limit, _inbox_key_values)
     return pagination.Page([record_json(actor, flow, row) for flow, row in page.items], page.next_cursor)
+
+
+def _after_cursor(table: Any, order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> WhereRaw:
+    name = table._meta.tablename
+    columns = [(f'"{name}"."{column}"', ascending) for column, ascending in order]
+    return WhereRaw(pagination.after_sql(columns), *pagination.after_values(values))
 
 
 def _inbox_key(item: tuple[Flow, Mapping[str, Any]]) -> tuple[Any, ...]:

@@ -14,8 +14,9 @@ from registry.certs.reasons import REASON_LABELS
 from registry.domains import Domains
 from registry.errors import RegistryError
 from registry.http import CurrentPrincipal, may
+from registry.listing import page_links
 from registry.messages import message, message_for
-from registry.web import domains_of, page_links, render
+from registry.web import domains_of, render
 from registry.workflow import engine, service
 
 MAX_REASON_LENGTH = engine.MAX_NOTE_LENGTH
