@@ -484,19 +484,19 @@ async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, A
 
 async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCertificate, Links | None]],
                           source: str) -> list[tuple[dict[str, Any], bool]]:
-    """Inside the caller's transaction, set-based: the certificates not yet known inserted in one statement,
-    audited, then read back in one query. The bundle's order is kept; a certificate met twice, or known
-    already (imported meanwhile by someone else too), is reported as not created."""
-    known = await _rows_by_fingerprint([parsed.fingerprint for parsed, _links in plan])
+    """Inside the caller's transaction, set-based: the certificates not known when planned inserted in one
+    statement that skips any known since (the unique fingerprint decides: an import committed meanwhile),
+    the new ones audited, then all read back in one query. The bundle's order is kept; a certificate met
+    twice, or known already, is reported as not created."""
     moment = now()
     new_rows, audited, seen = [], [], set()
     for parsed, links in plan:
-        if parsed.fingerprint in known or parsed.fingerprint in seen:
+        if parsed.fingerprint in seen:
             continue
         seen.add(parsed.fingerprint)
         if links is None:
-            # Known when planned, gone since (it cannot be: certificates are never deleted); link nothing.
-            links = Links(kind=parsed.kind)
+            # Known when planned (certificates are never deleted): only read back.
+            continue
         new_rows.append({
             "fingerprint": parsed.fingerprint, "serial": parsed.serial, "subject": parsed.subject,
             "issuer": parsed.issuer, "common_name": parsed.common_name, "email": parsed.email,
@@ -523,7 +523,7 @@ async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCerti
                     **links.summary(),
                 },
             )
-    rows = {**known, **await _rows_by_fingerprint([fingerprint for fingerprint in seen])}
+    rows = await _rows_by_fingerprint(list(seen))
     results = []
     for parsed, _links in plan:
         is_new = parsed.fingerprint in created
