@@ -272,33 +272,57 @@ OVERRIDE_REASON_LENGTH = 1000
 
 async def _verification_overrides(
     actor: Principal, parsed_all: list[parsing.ParsedCertificate], *, override: bool, override_reason: str | None,
+    known: set[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every certificate not yet known must verify through the trust service (registry.trust.service.verify);
     one that does not is refused with the verdict, unless an admin overrides with a reason. Returns what to
-    audit for each overridden certificate (fingerprint → verdict and reason); called before the write lock."""
+    audit for each overridden certificate (fingerprint → verdict and reason); called before the write lock.
+    `known`: the fingerprints of `parsed_all` already in the registry, when the caller has read them."""
     from registry.trust import service as trust
 
     if override:
         authorize(actor, "certificate.import_override")
     chain = [p.der for p in parsed_all if p.is_ca]
+    if known is None:
+        known = await _known_fingerprints([parsed.fingerprint for parsed in parsed_all])
+    pending = [parsed for parsed in parsed_all if parsed.fingerprint not in known]
+    if not pending:
+        return {}
+    reason = (override_reason or "").strip()
+
+    def reason_problem() -> Invalid | None:
+        if not reason:
+            return Invalid("Nhập chứng thư số chưa qua kiểm tra cần nêu lý do (override_reason).",
+                           code="reason_required", fields={"override_reason": "is required"})
+        if len(reason) > OVERRIDE_REASON_LENGTH or has_control_characters(reason):
+            return Invalid(f"override_reason: at most {OVERRIDE_REASON_LENGTH} characters, no control characters",
+                           fields={"override_reason": f"at most {OVERRIDE_REASON_LENGTH} characters"})
+        return None
+
+    # The first refusal ends the import unless an admin overrides it with a usable reason.
+    stop_at_refusal = not override or reason_problem() is not None
+    verdicts = await trust.verify_all_for_import(
+        [(parsed, [d for d in chain if d != parsed.der]) for parsed in pending], stop_at_refusal=stop_at_refusal)
     overridden: dict[str, dict[str, Any]] = {}
-    for parsed in parsed_all:
-        if await find_by_fingerprint(parsed.fingerprint) is not None:
-            continue
-        verdict, accepted = await trust.verify_for_import(parsed.der, intermediates=[d for d in chain if d != parsed.der])
+    for parsed, (verdict, accepted) in zip(pending, verdicts, strict=False):
         if accepted:
             continue
         if not override:
             raise trust.NotVerified(verdict)
-        reason = (override_reason or "").strip()
-        if not reason:
-            raise Invalid("Nhập chứng thư số chưa qua kiểm tra cần nêu lý do (override_reason).",
-                          code="reason_required", fields={"override_reason": "is required"})
-        if len(reason) > OVERRIDE_REASON_LENGTH or has_control_characters(reason):
-            raise Invalid(f"override_reason: at most {OVERRIDE_REASON_LENGTH} characters, no control characters",
-                          fields={"override_reason": f"at most {OVERRIDE_REASON_LENGTH} characters"})
+        problem = reason_problem()
+        if problem is not None:
+            raise problem
         overridden[parsed.fingerprint] = {"status": verdict.status, "detail": verdict.detail, "reason": reason}
     return overridden
+
+
+async def _known_fingerprints(fingerprints: list[str]) -> set[str]:
+    """Which of these certificates the registry holds already (one query)."""
+    wanted = sorted(set(fingerprints))
+    if not wanted:
+        return set()
+    rows = await Certificate.select(Certificate.fingerprint).where(Certificate.fingerprint.is_in(wanted))
+    return {row["fingerprint"] for row in rows}
 
 
 def _audit_overrides(actor: Principal, results: list[tuple[dict[str, Any], bool]], overridden: dict[str, dict[str, Any]]) -> None:
@@ -425,8 +449,9 @@ async def import_bundle(
     _check_kind(kind)
     # Parsed, and the links checked, before the write lock is taken; the transaction only inserts.
     parsed_all = await asyncio.to_thread(parsing.parse_certificates, content)
-    overridden = await _verification_overrides(actor, parsed_all, override=override, override_reason=override_reason)
-    known = await _rows_by_fingerprint([parsed.fingerprint for parsed in parsed_all])
+    known = await _known_fingerprints([parsed.fingerprint for parsed in parsed_all])
+    overridden = await _verification_overrides(actor, parsed_all, override=override, override_reason=override_reason,
+                                               known=known)
     # The links are the same for every end-entity certificate of the bundle: checked once per kind guessed.
     resolved: dict[tuple[Any, ...], Links] = {}
     plan = []
@@ -459,19 +484,19 @@ async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, A
 
 async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCertificate, Links | None]],
                           source: str) -> list[tuple[dict[str, Any], bool]]:
-    """Inside the caller's transaction, set-based: the certificates not yet known inserted in one statement,
-    audited, then read back in one query. The bundle's order is kept; a certificate met twice, or known
-    already (imported meanwhile by someone else too), is reported as not created."""
-    known = await _rows_by_fingerprint([parsed.fingerprint for parsed, _links in plan])
+    """Inside the caller's transaction, set-based: the certificates not known when planned inserted in one
+    statement that skips any known since (the unique fingerprint decides: an import committed meanwhile),
+    the new ones audited, then all read back in one query. The bundle's order is kept; a certificate met
+    twice, or known already, is reported as not created."""
     moment = now()
     new_rows, audited, seen = [], [], set()
     for parsed, links in plan:
-        if parsed.fingerprint in known or parsed.fingerprint in seen:
+        if parsed.fingerprint in seen:
             continue
         seen.add(parsed.fingerprint)
         if links is None:
-            # Known when planned, gone since (it cannot be: certificates are never deleted); link nothing.
-            links = Links(kind=parsed.kind)
+            # Known when planned (certificates are never deleted): only read back.
+            continue
         new_rows.append({
             "fingerprint": parsed.fingerprint, "serial": parsed.serial, "subject": parsed.subject,
             "issuer": parsed.issuer, "common_name": parsed.common_name, "email": parsed.email,
@@ -498,7 +523,7 @@ async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCerti
                     **links.summary(),
                 },
             )
-    rows = {**known, **await _rows_by_fingerprint([fingerprint for fingerprint in seen])}
+    rows = await _rows_by_fingerprint(list(seen))
     results = []
     for parsed, _links in plan:
         is_new = parsed.fingerprint in created

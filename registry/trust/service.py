@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -418,6 +418,10 @@ class _Snapshot:
     earliest_next_update: datetime | None = None
     # Revoked serials of each current full CRL, by the fingerprint of the CA certificate that signed it.
     crl_index: dict[str, _CrlIndex] = field(default_factory=dict)
+    # The anchors' public keys (DER): a certificate with another key cannot be an anchor itself.
+    anchor_keys: frozenset[bytes] = frozenset()
+    # An issuer name's comparison form (asn1crypto's `hashable`, costly to compute), by the name's DER.
+    name_keys: dict[bytes, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -537,7 +541,8 @@ async def _load_snapshot(key: tuple[int, str]) -> _Snapshot:
 
     return _Snapshot(version=key[0], key=key, context=context, anchors=anchors, intermediates=intermediates, crls=crls,
                      store_fingerprints=fingerprints, earliest_next_update=earliest,
-                     crl_index=await asyncio.to_thread(index_all))
+                     crl_index=await asyncio.to_thread(index_all),
+                     anchor_keys=frozenset(anchor.public_key.dump() for anchor in anchors))
 
 
 def forget_cached_context() -> None:
@@ -633,6 +638,11 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
         snapshot.ca_paths.clear()
         snapshot.paths_valid_until = clock + PATH_CACHE_SECONDS
         _clear_assertions(context)
+    if _no_issuer_anywhere(snapshot, leaf):
+        # What pyhanko's path building concludes for it, without building: see _no_issuer_anywhere.
+        if leaf.self_signed in ("yes", "maybe"):
+            raise InvalidCertificateError("The X.509 certificate provided is self-signed, and no trust anchor")
+        raise PathBuildingError("Unable to build a validation path for the certificate: no issuer of its name is known")
     key = _issuer_key(leaf)
     cached = snapshot.ca_paths.get(key)
     if cached is not None and not leaf.ca:
@@ -655,6 +665,67 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
             until = min(until, snapshot.earliest_next_update)
         _assert_unrevoked(context, issuer_path.iter_certs(include_root=False), until)
     return path
+
+
+def _safe_characters() -> frozenset[str]:
+    """Characters that asn1crypto's comparison form of a name (RFC 4518 string preparation) maps, normalises
+    and checks without ever refusing them, in any mix: printable ASCII, Latin letters with their diacritics
+    (Vietnamese included) and the combining marks. Anything else is left to pyhanko."""
+    import stringprep
+    import unicodedata
+
+    def harmless(char: str) -> bool:
+        return not (stringprep.in_table_a1(char) or stringprep.in_table_c8(char) or stringprep.in_table_c3(char)
+                    or stringprep.in_table_c4(char) or stringprep.in_table_c5(char) or char == "\ufffd"
+                    or stringprep.in_table_d1(char))
+
+    candidates = [*range(0x20, 0x7F), *range(0xC0, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)]
+    safe = set()
+    for code in candidates:
+        char = chr(code)
+        prepared = unicodedata.normalize("NFKC", stringprep.map_table_b2(char))
+        if harmless(char) and all(harmless(c) for c in prepared):
+            safe.add(char)
+    return frozenset(safe)
+
+
+_SAFE_NAME_CHARACTERS = _safe_characters()
+_NAME_KEYS_KEPT = 10_000
+
+
+def _no_issuer_anywhere(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> bool:
+    """True only when pyhanko's path building would find nothing for the certificate and fail the same way:
+    it is not an anchor itself (its key is no anchor's), and neither the anchors nor the certificates known
+    to the context (store intermediates, CA certificates registered from bundles) have its issuer's name,
+    and nothing is fetched. Such a certificate is `untrusted` without building paths, the commonest verdict
+    of an import from an unknown CA. pyhanko would first compute the comparison form of the certificate's
+    subject and fail on a value RFC 4518 refuses (then `invalid`); the shortcut is only taken when every
+    value of the subject is text of characters that cannot fail (_SAFE_NAME_CHARACTERS). False whenever
+    in doubt: pyhanko then decides."""
+    builder = getattr(snapshot.context, "path_builder", None)
+    roots = getattr(getattr(builder, "trust_manager", None), "_root_subject_map", None)
+    known = getattr(getattr(builder, "registry", None), "_subject_map", None)
+    if not isinstance(roots, dict) or not isinstance(known, dict) or getattr(builder.registry, "fetcher", True) is not None:
+        return False
+    try:
+        if leaf.public_key.dump() in snapshot.anchor_keys:
+            return False
+        for rdn in leaf.subject.chosen:
+            for type_and_value in rdn:
+                _ = type_and_value["type"].native
+                value = type_and_value["value"].native
+                if not isinstance(value, str) or not _SAFE_NAME_CHARACTERS.issuperset(value):
+                    return False
+        issuer_der = leaf.issuer.dump()
+        name_key = snapshot.name_keys.get(issuer_der)
+        if name_key is None:
+            name_key = leaf.issuer.hashable
+            if len(snapshot.name_keys) >= _NAME_KEYS_KEPT:
+                snapshot.name_keys.clear()
+            snapshot.name_keys[issuer_der] = name_key
+    except (ValueError, TypeError, KeyError):
+        return False
+    return not roots.get(name_key) and not known.get(name_key)
 
 
 def _assert_leaf_unrevoked(snapshot: _Snapshot, issuer_path: ValidationPath, leaf: asn1_x509.Certificate,
@@ -738,23 +809,28 @@ def _path_fingerprints(path: ValidationPath | None) -> list[str]:
     return [hashlib.sha256(cert.dump()).hexdigest() for cert in path.iter_certs(include_root=False)]
 
 
-async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "verify",
-                 intermediates: Iterable[bytes] = ()) -> Verification:
-    """The verdict on one certificate (DER; PEM and bundles are read by the callers' parsing) now, or at `at`.
+@dataclass
+class _Judged:
+    """One certificate after path validation, before the registry's own revocation records are consulted."""
 
-    Statuses: valid, revoked, expired, not_yet_valid, untrusted, invalid, revocation_unknown (CONTRACT.md).
-    Raises Invalid (422) for bytes that are not a certificate."""
-    try:
-        described = parsing.parse_one(der)
-    except Invalid as error:
-        raise Invalid(f"Không phải chứng thư số đọc được: {error.detail}", code="not_a_certificate",
-                      fields={"file": error.detail}) from None
+    described: parsing.ParsedCertificate
+    moment: datetime
+    outcome: _Outcome
+
+
+def _load_leaf(described: parsing.ParsedCertificate) -> asn1_x509.Certificate:
     try:
         leaf = asn1_x509.Certificate.load(described.der)
         _ = leaf.issuer.dump(), leaf.signature, leaf.ca
     except (ValueError, TypeError):
         raise Invalid("Không phải chứng thư số đọc được.", code="not_a_certificate", fields={"file": "malformed"}) from None
-    snapshot = await _CACHE.get()
+    return leaf
+
+
+async def _judge(snapshot: _Snapshot, described: parsing.ParsedCertificate, *, at: datetime | None,
+                 intermediates: Iterable[bytes]) -> _Judged:
+    """pyhanko's verdict on one certificate (no database access)."""
+    leaf = _load_leaf(described)
     moment = to_vietnam(at) if at is not None else now()
     for extra in intermediates:
         # CA certificates that came with the certificate (a bundle) help build the path; they are not trusted
@@ -777,21 +853,37 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
         # asn1crypto reads lazily: a field malformed deep inside surfaces only here.
         logger.info("certificate %s could not be validated: %s", described.fingerprint, error)
         outcome = _Outcome("invalid", "Chứng thư số có trường dữ liệu bị lỗi định dạng, không kiểm tra được.")
+    return _Judged(described, moment, outcome)
+
+
+# Verdicts the registry's own revocation records may turn into `revoked`.
+_REGISTRY_CHECKED = ("valid", "revocation_unknown", "expired", "not_yet_valid")
+
+
+def _registry_fingerprints(judged: _Judged) -> list[str]:
+    if judged.outcome.status not in _REGISTRY_CHECKED:
+        return []
+    return [judged.described.fingerprint, *_path_fingerprints(judged.outcome.path)]
+
+
+def _conclude(snapshot: _Snapshot, judged: _Judged, known: dict[str, tuple[datetime, str]], purpose: str) -> Verification:
+    """The verdict: pyhanko's, unless the registry's own records say the certificate or a CA of its path is
+    revoked; a valid certificate counts as a use of the store items of its path."""
+    described, moment, outcome = judged.described, judged.moment, judged.outcome
     revocation_source = "crl" if outcome.status == "revoked" else None
     # The registry's own records: a revocation it knows of counts even before the CA's next CRL.
-    if outcome.status in ("valid", "revocation_unknown", "expired", "not_yet_valid"):
-        known = await _registry_revocations([described.fingerprint, *_path_fingerprints(outcome.path)])
-        for fingerprint, (revoked_at, reason) in known.items():
-            if to_vietnam(revoked_at) <= moment:
-                who = "Chứng thư số" if fingerprint == described.fingerprint else "Chứng thư của tổ chức chứng thực cấp trên"
-                outcome = _Outcome("revoked", f"{who} đã bị thu hồi từ {display(revoked_at)}, theo hồ sơ của hệ thống.",
-                                   path=outcome.path, revoked_at=to_vietnam(revoked_at), reason=reason)
-                revocation_source = "registry"
-                break
+    for fingerprint in _registry_fingerprints(judged):
+        if fingerprint not in known:
+            continue
+        revoked_at, reason = known[fingerprint]
+        if to_vietnam(revoked_at) <= moment:
+            who = "Chứng thư số" if fingerprint == described.fingerprint else "Chứng thư của tổ chức chứng thực cấp trên"
+            outcome = _Outcome("revoked", f"{who} đã bị thu hồi từ {display(revoked_at)}, theo hồ sơ của hệ thống.",
+                               path=outcome.path, revoked_at=to_vietnam(revoked_at), reason=reason)
+            revocation_source = "registry"
+            break
     if outcome.status == "valid" and outcome.path is not None:
         _note_use(snapshot, outcome.path, purpose, moment)
-        if time.monotonic() - _usage_flushed_at > USAGE_FLUSH_SECONDS:
-            await flush_usage()
     chain = []
     if outcome.path is not None:
         try:
@@ -805,6 +897,37 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
     )
 
 
+async def _flush_usage_when_due() -> None:
+    if time.monotonic() - _usage_flushed_at > USAGE_FLUSH_SECONDS:
+        await flush_usage()
+
+
+def _describe_for_verification(der: bytes) -> parsing.ParsedCertificate:
+    try:
+        return parsing.parse_one(der)
+    except Invalid as error:
+        raise Invalid(f"Không phải chứng thư số đọc được: {error.detail}", code="not_a_certificate",
+                      fields={"file": error.detail}) from None
+
+
+async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "verify",
+                 intermediates: Iterable[bytes] = ()) -> Verification:
+    """The verdict on one certificate (DER; PEM and bundles are read by the callers' parsing) now, or at `at`.
+
+    Statuses: valid, revoked, expired, not_yet_valid, untrusted, invalid, revocation_unknown (CONTRACT.md).
+    Raises Invalid (422) for bytes that are not a certificate."""
+    described = _describe_for_verification(der)
+    _load_leaf(described)
+    snapshot = await _CACHE.get()
+    judged = await _judge(snapshot, described, at=at, intermediates=intermediates)
+    fingerprints = _registry_fingerprints(judged)
+    known = await _registry_revocations(fingerprints) if fingerprints else {}
+    verdict = _conclude(snapshot, judged, known, purpose)
+    if verdict.status == "valid":
+        await _flush_usage_when_due()
+    return verdict
+
+
 # Verdicts an import accepts as they are, and those it accepts when the certificate was valid during its own
 # validity period (the registry keeps history: an expired certificate of a trusted CA is still its record).
 IMPORTABLE = ("valid",)
@@ -816,6 +939,11 @@ async def verify_for_import(der: bytes, *, intermediates: Iterable[bytes] = ()) 
     validity period and valid at a moment inside it (an expired certificate of a trusted CA, never revoked, is
     still the registry's record). Anything else needs an admin's override."""
     verdict = await verify(der, purpose="import", intermediates=intermediates)
+    return await _import_decision(der, verdict, intermediates)
+
+
+async def _import_decision(der: bytes, verdict: Verification,
+                           intermediates: Iterable[bytes]) -> tuple[Verification, bool]:
     if verdict.status in IMPORTABLE:
         return verdict, True
     if verdict.status in IMPORTABLE_IN_ITS_TIME:
@@ -825,6 +953,43 @@ async def verify_for_import(der: bytes, *, intermediates: Iterable[bytes] = ()) 
         then = await verify(der, at=inside, purpose="import", intermediates=intermediates)
         return (verdict, True) if then.status == "valid" else (then, False)
     return verdict, False
+
+
+async def verify_all_for_import(
+    certificates: Sequence[tuple[parsing.ParsedCertificate, Sequence[bytes]]], *, stop_at_refusal: bool,
+) -> list[tuple[Verification, bool]]:
+    """`verify_for_import` for each (certificate, the CA certificates that came with it) in order, with what a
+    bundle shares done once: one store snapshot, the certificates already parsed by the caller, one query for
+    the registry's own revocation records of them all and of the CAs on their paths. Stops after the first
+    certificate refused when `stop_at_refusal` (the caller refuses the whole bundle there): the verdicts are
+    those `verify_for_import` gives one by one, and the store's usage is counted for the same certificates."""
+    snapshot = await _CACHE.get()
+    judged: list[_Judged | Invalid] = []
+    for described, intermediates in certificates:
+        try:
+            item = await _judge(snapshot, described, at=None, intermediates=intermediates)
+        except Invalid as error:
+            judged.append(error)
+            break
+        judged.append(item)
+        if stop_at_refusal and item.outcome.status not in (*IMPORTABLE, *IMPORTABLE_IN_ITS_TIME):
+            # Refused whatever the registry's records say: the certificates after it are not looked at, as
+            # one by one (the CA certificates they bring are not registered for path building either).
+            break
+    wanted = [fingerprint for item in judged if isinstance(item, _Judged) for fingerprint in _registry_fingerprints(item)]
+    known = await _registry_revocations(wanted) if wanted else {}
+    results: list[tuple[Verification, bool]] = []
+    for item, (described, intermediates) in zip(judged, certificates, strict=False):
+        if isinstance(item, Invalid):
+            raise item
+        verdict = _conclude(snapshot, item, known, "import")
+        if verdict.status == "valid":
+            await _flush_usage_when_due()
+        decision = await _import_decision(described.der, verdict, intermediates)
+        results.append(decision)
+        if stop_at_refusal and not decision[1]:
+            break
+    return results
 
 
 def status_label(status: str) -> str:
