@@ -546,8 +546,10 @@ async def _load_snapshot(key: tuple[int, str]) -> _Snapshot:
 
 
 def forget_cached_context() -> None:
-    """For tests and the benchmark: the next verification rebuilds the context from the database."""
+    """For tests and the benchmark: the next verification rebuilds the context from the database, and usage
+    counted against another database is not written into this one."""
     _CACHE.clear()
+    _usage.clear()
 
 
 # --- verification ---------------------------------------------------------------------------------
