@@ -228,7 +228,21 @@ async def identities(person_ids: list[int]) -> dict[int, frozenset[int]]:
     if numbers:
         condition = Person.id_number.is_in(numbers) if condition is None else condition | Person.id_number.is_in(numbers)
     candidates = await Person.select(*columns).where(condition) if condition is not None else []
-    return {p["id"]: frozenset(c["id"] for c in candidates if _same_human(p, c)) | {p["id"]} for p in people}
+    # A candidate shares the citizen ID or the name of whom it may be: look only there, not at every
+    # candidate for every person (500 people of common names meet tens of thousands of candidates).
+    by_number: dict[str, list[Mapping[str, Any]]] = {}
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for candidate in candidates:
+        if candidate["id_number"]:
+            by_number.setdefault(candidate["id_number"], []).append(candidate)
+        by_name.setdefault(candidate["search_key"], []).append(candidate)
+
+    def same_human_as(person: Mapping[str, Any]) -> frozenset[int]:
+        near = by_name.get(person["search_key"], []) + by_number.get(person["id_number"], []) if person[
+            "id_number"] else by_name.get(person["search_key"], [])
+        return frozenset(c["id"] for c in near if _same_human(person, c)) | {person["id"]}
+
+    return {p["id"]: same_human_as(p) for p in people}
 
 
 async def identity_of(person_id: int) -> frozenset[int]:
