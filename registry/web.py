@@ -3,12 +3,14 @@ menu entries, counters and sections come from the domains the application was bu
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import MediaType, Request
 from litestar.connection import ASGIConnection
 from litestar.response import Template
 
+from registry import db
 from registry.auth.permissions import ROLE_LABELS, may
 from registry.auth.principal import Principal
 from registry.domains import Domains, NavItem, PageSection
@@ -41,12 +43,29 @@ def page_context(request: Request) -> dict[str, Any]:
     }
 
 
+# The to-do count every page shows is a few counting queries over the whole subtree (tens of
+# milliseconds at national scale): kept per user for a few seconds, and recomputed at once when this
+# process has written anything since (the user's own decisions show immediately; another worker's
+# within TODO_COUNT_SECONDS).
+TODO_COUNT_SECONDS = 5.0
+MAX_KEPT_TODO_COUNTS = 10_000
+_todo_counts: dict[tuple[Any, ...], tuple[float, int, int]] = {}
+
+
 async def todo_count(domains: Domains, principal: Principal | None) -> int:
     if principal is None:
         return 0
+    key = (principal.user_id, principal.person_id, principal.grants)
+    kept = _todo_counts.get(key)
+    moment, generation = time.monotonic(), db.write_generation()
+    if kept is not None and kept[0] > moment and kept[1] == generation:
+        return kept[2]
     total = 0
     for counter in domains.todo_counters:
         total += await counter(principal, domains)
+    if len(_todo_counts) >= MAX_KEPT_TODO_COUNTS:
+        _todo_counts.clear()
+    _todo_counts[key] = (moment + TODO_COUNT_SECONDS, generation, total)
     return total
 
 

@@ -84,6 +84,7 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     # No pool may outlive a test (`client` closes the app's on shutdown; this closes one a test opened).
     await db.close_pool(db.current_engine())
     await templates.restore("province" if "province" in names else "empty")
+    db.note_write()  # what was derived from the previous test's data (the pages' to-do counts) is stale
     # The verification service keeps one validation context per trust-store version; each test's database
     # is a fresh copy, so the cached one is forgotten.
     trust_service.forget_cached_context()

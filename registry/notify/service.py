@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry import db
 from registry.auth.principal import Principal
 from registry.notify.tables import Notification, OutboxMessage
 from registry.timeutil import now
@@ -80,3 +81,4 @@ async def mark_read(actor: Principal, url: str | None = None) -> None:
     if not await Notification.exists().where(condition):
         return
     await Notification.update({Notification.read_at: now()}).where(condition)
+    db.note_write()
