@@ -263,8 +263,9 @@ def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | 
             return None
         conditions.append(own)
     elif not actor.is_system:
-        # Requests are few against certificates: a subtree's are found by agency and sorted.
-        scoped = permissions.scope(actor, "request.read", table.agency.path, read_in_order=False)
+        # A wide subtree's records are read in the list's order (the order indexes) and checked against its
+        # agencies, stopping at the page's end; a narrow one's found by agency and sorted (subtree.py).
+        scoped = permissions.scope(actor, "request.read", table.agency.path)
         visible = own if scoped is None else (scoped if own is None else scoped | own)
         if visible is None:
             return None
@@ -369,7 +370,7 @@ async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozense
         return None
     table: Any = flow.table
     approve = flow.machine.transitions[flow.machine.approve]
-    scoped = permissions.scope(actor, approve.action, table.agency.path, read_in_order=False)
+    scoped = permissions.scope(actor, approve.action, table.agency.path)
     if scoped is None:
         return None
     condition = table.state.is_in(sorted(flow.machine.awaiting_decision)) & scoped
