@@ -8,6 +8,7 @@ can probe who holds what. A certificate linked to no agency yet is seen by opera
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
+from piccolo.query import OrderByRaw
 
 from registry import db, pagination
 from registry.agencies import service as agencies
@@ -784,6 +786,7 @@ async def list_certificates_page(
     if holder_person_id is not None:
         query = query.where(Certificate.holder == holder_person_id)
     words = search_words(q)
+    by_index = not by_expiry and await _few_matches(words)
     if words:
         by_words = Certificate.search_key.like(f"%{words[0]}%")
         for word in words[1:]:
@@ -799,11 +802,42 @@ async def list_certificates_page(
         query = query.order_by(Certificate.not_after).order_by(Certificate.id)
         key = _expiry_key
     else:
-        query = query.order_by(Certificate.search_key).order_by(Certificate.not_after, ascending=False).order_by(
-            Certificate.id)
+        # The same order either way; written as an expression when the search finds few matches, so that the
+        # planner reads them through the text index and sorts them instead of walking the name index.
+        query = query.order_by(OrderByRaw(_NAME_EXPRESSION) if by_index else Certificate.search_key).order_by(
+            Certificate.not_after, ascending=False).order_by(Certificate.id)
         key = _name_key
     page = pagination.page_of(await query, limit, key)
     return pagination.Page([certificate_json(row) for row in page.items], page.next_cursor)
+
+
+# Search words this long have trigrams, which the text index of PostgreSQL looks up
+# (migrations/certs/certs_2026_11_30t12_00_00_000000.py); a shorter one has none.
+_INDEXED_WORD_LENGTH = 3
+# Up to this many matches (as the planner estimates them), reading them all through the text index and
+# sorting them beats walking the name index in order: the matches of a word often sit together late in that
+# order ("nguyen van …"), or nowhere, and the walk reads every row before them (at a million certificates,
+# 0.2 to 3 s). Reading the matches costs about 8 µs each, so this many stay under 100 ms; a search with more
+# meets a page of them soon in the walk ("van", "hai yen"), where reading 80,000 matches of "duc" took 0.6 s.
+INDEX_PATH_MAX_MATCHES = 10_000
+_TRIGRAM_INDEX = "certificate_search_trigram"
+# The name order's first key, as an expression no index serves (the same values, collation and order).
+_NAME_EXPRESSION = "\"certificate\".\"search_key\" || ''"
+
+
+async def _few_matches(words: list[str]) -> bool:
+    """Whether the search's words, looked up in the text index, match few enough certificates for the
+    list to read them that way (PostgreSQL with pg_trgm; otherwise the list walks its order)."""
+    indexed = [word for word in words if len(word) >= _INDEXED_WORD_LENGTH]
+    if not indexed or db.is_sqlite():
+        return False
+    conditions = " AND ".join("search_key LIKE {}" for _ in indexed)
+    rows = await Certificate.raw(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM certificate WHERE {conditions}",
+                                 *[f"%{word}%" for word in indexed])
+    plan = rows[0]["QUERY PLAN"] if rows else "[]"
+    if _TRIGRAM_INDEX not in plan:  # no index (pg_trgm unavailable), or the planner would not use it
+        return False
+    return json.loads(plan)[0]["Plan"]["Plan Rows"] <= INDEX_PATH_MAX_MATCHES
 
 
 def _name_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
