@@ -531,6 +531,7 @@ async def _write_certificates(size: Size, rng: random.Random, agencies: list[dic
     loop = asyncio.get_running_loop()
     next_id = 1
     written = 0
+    pending_links: list[tuple[int, int]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         async with db.transaction():
             await chain.open()
@@ -593,12 +594,15 @@ async def _write_certificates(size: Size, rng: random.Random, agencies: list[dic
                     if "latest" in spec:
                         spec["latest"].id, spec["latest"].fingerprint = certificate_id, fingerprint
                 # Rows that name a later row (superseded_by) go in once that row is in: on both engines the
-                # foreign key is checked per statement. Insert without the link, then set it.
-                links = [(row["id"], row["superseded_by"]) for row in rows if row["superseded_by"]]
+                # foreign key is checked per statement. Insert without the link, then set it once its target
+                # is in (a chain's renewal may fall in the next chunk).
+                pending_links += [(row["id"], row["superseded_by"]) for row in rows if row["superseded_by"]]
                 for row in rows:
                     row["superseded_by"] = None
                 await _insert(_table("certificate"), rows)
-                await _set_superseded_by(links)
+                last_id = next_id + len(chunk) - 1
+                await _set_superseded_by([link for link in pending_links if link[1] <= last_id])
+                pending_links = [link for link in pending_links if link[1] > last_id]
                 await chain.flush()
                 next_id += len(chunk)
                 written += len(chunk)

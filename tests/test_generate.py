@@ -123,3 +123,18 @@ async def test_refuses_a_database_with_data_and_writes_nothing(province, setting
     assert_bad_input(registry(env, *generate_args()), "already holds data")
     assert await scalar("SELECT COUNT(*) AS n FROM agency") == agencies_before
     assert await AuditEntry.count() == entries_before
+
+
+async def test_a_renewal_in_the_next_chunk_is_linked_too(migrated, monkeypatch) -> None:
+    from registry import generate
+
+    # Chunks of seven certificates: many chains (a certificate and its renewals) cross a chunk's end.
+    monkeypatch.setattr(generate, "CERTIFICATE_CHUNK", 7)
+    await generate.generate(generate.Size(agencies=6, people=20, certificates=90, requests=0))
+    assert await scalar("SELECT COUNT(*) AS n FROM certificate") == 90
+    # Every superseded certificate names its renewal, the next certificate of the same holder.
+    assert await scalar("SELECT COUNT(*) AS n FROM certificate WHERE superseded_at IS NOT NULL") > 10
+    assert await scalar("SELECT COUNT(*) AS n FROM certificate WHERE superseded_at IS NOT NULL "
+                        "AND superseded_by IS NULL") == 0
+    assert await scalar("SELECT COUNT(*) AS n FROM certificate c JOIN certificate n ON n.id = c.superseded_by "
+                        "WHERE n.id <> c.id + 1 OR COALESCE(n.holder, 0) <> COALESCE(c.holder, 0)") == 0
