@@ -3,6 +3,7 @@ whole list once, in its order, with the filters kept; a cursor that is not the l
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import re
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from registry.auth import service as auth
 from registry.pagination import encode_cursor
 from tests.helpers import CITY, CITY_FINANCE, add_certificate, new_personal, sign_in
 from tests.helpers import file_cert_request as file
@@ -228,3 +230,26 @@ async def test_the_inbox_page_shows_fifty_and_the_next_page_the_rest(client, pro
     refused = await client.post("/inbox", data={"_csrf": csrf, "cursor": cursor, "action": "approve"})
     assert refused.status_code == 422
     assert [int(found) for found in re.findall(r'href="/requests/(\d+)"', refused.text)] == ids[2:]
+
+
+async def test_the_todo_count_is_counted_once_for_many_pages_at_once_and_again_after_a_write(client, province) -> None:
+    """A domain's to-do counter (what the menu's badge sums) runs once for concurrent pages of one user;
+    after a write it counts again, so that the user's own decision shows at once."""
+    from registry import db, web
+    from registry.domains import Domain, Domains
+
+    calls = []
+
+    async def slow_counter(principal, domains) -> int:
+        calls.append(principal.user_id)
+        await asyncio.sleep(0.05)
+        return 7
+
+    domains = Domains((Domain(name="counting", todo_counters=[slow_counter]),))
+    principal = await auth.load_principal(province.users["city_head"]["id"], via="token")
+    assert principal is not None
+    counts = await asyncio.gather(*(web.todo_count(domains, principal) for _ in range(20)))
+    assert counts == [7] * 20 and len(calls) == 1
+    assert await web.todo_count(domains, principal) == 7 and len(calls) == 1
+    db.note_write()
+    assert await web.todo_count(domains, principal) == 7 and len(calls) == 2
