@@ -223,10 +223,22 @@ async def identities(person_ids: list[int]) -> dict[int, frozenset[int]]:
     columns = (Person.id, Person.id_number, Person.search_key, Person.date_of_birth)
     people = await Person.select(*columns).where(Person.id.is_in(wanted))
     numbers = sorted({p["id_number"] for p in people if p["id_number"]})
-    keys = sorted({p["search_key"] for p in people})
-    condition = Person.search_key.is_in(keys) if keys else None
+    # Someone with a citizen ID is the same human as another record with that ID, or as one of their name
+    # that has none; someone without, as any record of their name. Only those are read: a common name
+    # alone is shared by tens of thousands of records at national scale.
+    any_of_name = sorted({p["search_key"] for p in people if not p["id_number"]})
+    without_id_of_name = sorted({p["search_key"] for p in people if p["id_number"]} - set(any_of_name))
+    conditions = []
     if numbers:
-        condition = Person.id_number.is_in(numbers) if condition is None else condition | Person.id_number.is_in(numbers)
+        conditions.append(Person.id_number.is_in(numbers))
+    if any_of_name:
+        conditions.append(Person.search_key.is_in(any_of_name))
+    if without_id_of_name:
+        conditions.append(Person.search_key.is_in(without_id_of_name) & (
+            Person.id_number.is_null() | (Person.id_number == "")))
+    condition = None
+    for extra in conditions:
+        condition = extra if condition is None else condition | extra
     candidates = await Person.select(*columns).where(condition) if condition is not None else []
     # A candidate shares the citizen ID or the name of whom it may be: look only there, not at every
     # candidate for every person (500 people of common names meet tens of thousands of candidates).
