@@ -21,7 +21,7 @@ from registry.accounts.schemas import (
 )
 from registry.exports import CONTENT_TYPES
 from registry.http import CurrentPrincipal, file_download, may, problems, signed_in, typed
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 from registry.specimens.schemas import MailboxOut
 from registry.workflow import engine
 from registry.workflow.schemas import DecisionResults
@@ -49,7 +49,7 @@ class AccountRequestController(Controller):
         kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
         mine: Annotated[bool, QueryParameter(description="only mine (filed by or about me)")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[AccountRequestOut]]:
         """Account requests you may see, urgent first then oldest first, a page at a time (the next page in
         the `Link` and `X-Next-Cursor` headers)."""

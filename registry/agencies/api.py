@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from registry.agencies import service
 from registry.agencies.schemas import AgencyCreate, AgencyDetail, AgencyImportOut, AgencyOut, AgencyUpdate
 from registry.http import CurrentPrincipal, may, problems, read_upload, signed_in, typed
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 
 CodePath = FromPath[str]
 
@@ -32,7 +32,7 @@ class AgencyController(Controller):
         q: Annotated[str | None, QueryParameter(description="words of the name, diacritics optional")] = None,
         parent: Annotated[str | None, QueryParameter(description="only children of this code")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[AgencyOut]]:
         """Agencies in tree order, a page at a time (the next page in the `Link` and `X-Next-Cursor` headers)."""
         page = await service.agencies_page(q=q, parent_code=parent, limit=limit, cursor=cursor)

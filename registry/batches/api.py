@@ -27,7 +27,7 @@ from registry.certs.schemas import CertRequestOut
 from registry.errors import Invalid
 from registry.exports import CONTENT_TYPES
 from registry.http import AppSettings, CurrentPrincipal, file_download, may, problems, signed_in, typed
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 
 
 def batch_out(body: dict) -> BatchOut:
@@ -90,7 +90,7 @@ class BatchController(Controller):
     async def list(
         self, request: Request, principal: CurrentPrincipal,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[BatchOut]]:
         """Every batch, newest first, a page at a time (the next page in the `Link` and `X-Next-Cursor`
         headers)."""

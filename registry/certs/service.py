@@ -723,21 +723,10 @@ def _check_list_filters(status: str | None, expiring_within_days: int | None, li
     errors.raise_if_any("invalid filter")
 
 
-async def list_certificates(
-    actor: Principal,
-    *,
-    agency_code: str | None = None,
-    status: str | None = None,
-    expiring_within_days: int | None = None,
-    holder_person_id: int | None = None,
-    q: str | None = None,
-    limit: int = 200,
-) -> list[dict[str, Any]]:
-    """Certificates within the actor's reach: the first page of `list_certificates_page`."""
-    page = await list_certificates_page(actor, agency_code=agency_code, status=status,
-                                        expiring_within_days=expiring_within_days, holder_person_id=holder_person_id,
-                                        q=q, limit=limit)
-    return page.items
+async def list_certificates(actor: Principal, **filters: Any) -> list[dict[str, Any]]:
+    """Certificates within the actor's reach: the first page of `list_certificates_page`, which names the
+    filters."""
+    return (await list_certificates_page(actor, **filters)).items
 
 
 # The orders of the certificate lists, each ending with the id so that it is total (pagination.py): by

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.http import AppSettings, CurrentPrincipal, conforming, may, problems, read_upload, signed_in, typed
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 from registry.people import departure, service
 from registry.people.schemas import (
     Departure,
@@ -34,7 +34,7 @@ class PeopleController(Controller):
         agency: Annotated[str | None, QueryParameter(description="agency code (its subtree)")] = None,
         q: Annotated[str | None, QueryParameter(description="words of the name")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[PersonOut]]:
         """People by name, a page at a time (the next page in the `Link` and `X-Next-Cursor` headers)."""
         page = await service.people_page(principal, agency_code=agency, q=q, limit=limit, cursor=cursor)

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from registry.errors import Invalid
 from registry.http import CurrentPrincipal, problems, signed_in
-from registry.listing import CURSOR_DESCRIPTION, PAGE_HEADERS, api_page
+from registry.listing import PAGE_HEADERS, CursorParam, api_page
 from registry.specimens import service
 from registry.specimens.schemas import MailboxIn, MailboxOut, Reason, SpecimenOut
 from registry.workflow import engine
@@ -57,12 +57,12 @@ class SpecimenController(Controller):
         state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code", max_length=20)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[SpecimenOut]]:
         """Specimens you may see, oldest first, a page at a time (the next page in the `Link` and
         `X-Next-Cursor` headers)."""
         page = await engine.list_records_page(principal, service.SPECIMEN_FLOW, cursor=cursor, limit=limit,
-                                  states=[state_] if state_ else None, agency_code=agency)
+                                            states=[state_] if state_ else None, agency_code=agency)
         return api_page(request, page, [specimen_out(row) for row in page.items])
 
     @get("/{specimen_id:int}", responses=problems(401, 404, 422))
@@ -100,12 +100,12 @@ class MailboxController(Controller):
         state_: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
         agency: Annotated[str | None, QueryParameter(description="agency code", max_length=20)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-        cursor: Annotated[str | None, QueryParameter(description=CURSOR_DESCRIPTION, max_length=1000)] = None,
+        cursor: CursorParam = None,
     ) -> Response[list[MailboxOut]]:
         """Mailboxes you may see, oldest first, a page at a time (the next page in the `Link` and
         `X-Next-Cursor` headers)."""
         page = await engine.list_records_page(principal, service.MAILBOX_FLOW, cursor=cursor, limit=limit,
-                                  states=[state_] if state_ else None, agency_code=agency)
+                                            states=[state_] if state_ else None, agency_code=agency)
         return api_page(request, page, [mailbox_out(row) for row in page.items])
 
     @get("/{mailbox_id:int}", responses=problems(401, 404, 422))

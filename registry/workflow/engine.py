@@ -283,23 +283,10 @@ def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | 
     return conditions
 
 
-async def list_records(
-    actor: Principal,
-    flow: Flow,
-    *,
-    states: Iterable[str] | None = None,
-    agency_code: str | None = None,
-    mine: bool = False,
-    kind: str | None = None,
-    urgent_only: bool = False,
-    extra_condition: Any = None,
-    limit: int = 200,
-) -> list[dict[str, Any]]:
+async def list_records(actor: Principal, flow: Flow, **filters: Any) -> list[dict[str, Any]]:
     """Records the actor may see (theirs, or in the subtrees where they read requests), urgent first, then
-    oldest first: the first page of `list_records_page`."""
-    page = await list_records_page(actor, flow, states=states, agency_code=agency_code, mine=mine, kind=kind,
-                                   urgent_only=urgent_only, extra_condition=extra_condition, limit=limit)
-    return page.items
+    oldest first: the first page of `list_records_page`, which names the filters."""
+    return (await list_records_page(actor, flow, **filters)).items
 
 
 # The orders a list of records is read in, each total (ending with the id), so that a page's last row is
