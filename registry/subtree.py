@@ -104,6 +104,15 @@ def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool, read_in_orde
     # Lists with long pages against the table (read_in_order=False) still leave the agency index out for
     # a subtree holding most of the tree (the province): other filters (state, kind) serve better.
     share = share_of_agencies(paths) if sqlite else None
+    outermost = _outermost(paths)
+    if share is not None and share > MOST_OF_THE_TREE and len(outermost) == 1:
+        # Most of the tree (the province, for operators and admins): "not among the agencies outside it"
+        # is the same rows, and the outside is two short index ranges (nothing at all in a one-province
+        # tree) where the inside is ten thousand ids gathered for every query (2.8 ms at national scale).
+        # Exact whatever the cached share says: it only chose the form.
+        root = outermost[0]
+        return WhereRaw(f'"{table}"."{column}" IS NOT NULL AND "{table}"."{column}" NOT IN '
+                        f"(SELECT id FROM agency WHERE path < {{}} OR path >= {{}})", root, prefix_upper_bound(root))
     unary = "+" if share is not None and share > (WIDE_SHARE if read_in_order else MOST_OF_THE_TREE) else ""
     return WhereRaw(f'{unary}"{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})', *values)
 

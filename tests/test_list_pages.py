@@ -253,3 +253,23 @@ async def test_the_todo_count_is_counted_once_for_many_pages_at_once_and_again_a
     assert await web.todo_count(domains, principal) == 7 and len(calls) == 1
     db.note_write()
     assert await web.todo_count(domains, principal) == 7 and len(calls) == 2
+
+
+async def test_a_second_tree_stays_outside_the_province_wide_lists(client, province, ca) -> None:
+    """Operators reach the root of their own tree: another root's certificates stay out of their lists,
+    however the subtree condition is written for a subtree holding most of the agencies."""
+    from registry import subtree
+    from registry.agencies import service as agencies
+    from registry.auth.principal import system_principal
+
+    other = await agencies.create_agency(system_principal("tests"), {"code": "000.00.00.G01", "name": "Tỉnh khác"})
+    assert other["parent_code"] is None
+    subtree._agency_paths_loaded = -subtree.AGENCY_PATHS_MAX_AGE  # the new root counted at once
+    inside = await add_certificate(ca, province, None, CITY, name="Trong tỉnh")
+    outside = await add_certificate(ca, province, None, "000.00.00.G01", name="Ngoài tỉnh")
+    await subtree.refresh_agency_paths()
+    assert subtree.share_of_agencies([(await agencies.find_row("000.00.00.H49"))["path"]]) > subtree.MOST_OF_THE_TREE
+    for role in ("operator", "province_head"):
+        listed = {item["fingerprint"] for item in
+                  (await client.get("/api/v1/certificates?limit=1000", headers=province.auth(role))).json()}
+        assert inside in listed and outside not in listed, role
