@@ -44,13 +44,9 @@ def after(columns: Sequence[tuple[str, bool]], values: Sequence[Any]) -> WhereRa
     return WhereRaw(after_sql(columns), *after_values(values))
 
 
-def _sort_value(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
-
-
 def key_of(names: Sequence[str]) -> Any:
     """A row's sort values (as a cursor carries them) from its fields `names`."""
-    return lambda row: [_sort_value(row[name]) for name in names]
+    return lambda row: [row[name] for name in names]
 
 
 # --- how a page travels -------------------------------------------------------------------------------

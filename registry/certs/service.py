@@ -18,7 +18,7 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 
-from registry import db, pagination
+from registry import db, listing, pagination
 from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.permissions import authorize, may, scope
@@ -786,7 +786,7 @@ async def list_certificates_page(
         query = query.where(by_words)
     order = _BY_EXPIRY if by_expiry else _BY_NAME
     if after is not None:
-        query = query.where(WhereRaw(pagination.after_sql(order), *pagination.after_values(after)))
+        query = query.where(listing.after(order, after))
     if by_expiry:
         query = query.order_by(Certificate.not_after).order_by(Certificate.id)
         key = _expiry_key

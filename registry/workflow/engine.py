@@ -16,10 +16,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from registry import db, pagination, subtree, validation
+from registry import db, listing, pagination, subtree, validation
 from registry.audit import service as audit
 from registry.auth import permissions
 from registry.auth import service as auth
@@ -410,10 +409,9 @@ async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
     return pagination.Page([record_json(actor, flow, row) for flow, row in page.items], page.next_cursor)
 
 
-def _after_cursor(table: Any, order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> WhereRaw:
-    name = table._meta.tablename
-    columns = [(f'"{name}"."{column}"', ascending) for column, ascending in order]
-    return WhereRaw(pagination.after_sql(columns), *pagination.after_values(values))
+def _after_cursor(table: Any, order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> Any:
+    return listing.after([(listing.column_sql(getattr(table, column)), ascending) for column, ascending in order],
+                         values)
 
 
 def _inbox_key(item: tuple[Flow, Mapping[str, Any]]) -> tuple[Any, ...]:
