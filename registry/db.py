@@ -278,7 +278,7 @@ def write_generation() -> int:
 
 
 @contextlib.asynccontextmanager
-async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
+async def transaction(*, lock_wait: float | None = None, bookkeeping: bool = False) -> AsyncIterator[Tx]:
     """The single write transaction helper.
 
     SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one dying
@@ -286,6 +286,8 @@ async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
     (default WRITE_LOCK_WAIT_SECONDS) gets `Unavailable` (503 with Retry-After), never a 500.
     PostgreSQL: an ordinary transaction; races are settled by conditional updates, the audit chain's head
     row and `serialize_on`. Nested calls join the outer transaction.
+    `bookkeeping`: the writes change no registry data (a token's last use): what this process derived from
+    the data (write_generation) stays valid.
     """
     outer = _current_tx.get()
     if outer is not None:
@@ -312,7 +314,8 @@ async def transaction(*, lock_wait: float | None = None) -> AsyncIterator[Tx]:
                     from registry.audit.service import write_chained
 
                     await write_chained(tx.audit_entries)
-            note_write()
+            if not bookkeeping:
+                note_write()
         except Exception as error:
             if is_busy_error(error):
                 raise busy() from error
@@ -380,7 +383,7 @@ async def best_effort(write: Callable[[], Awaitable[Any]], what: str) -> None:
         await write()
         return
     try:
-        async with transaction(lock_wait=BOOKKEEPING_WAIT_SECONDS):
+        async with transaction(lock_wait=BOOKKEEPING_WAIT_SECONDS, bookkeeping=True):
             await write()
     except Exception as error:  # noqa: BLE001 - bookkeeping is never worth a failed request
         logger.warning("skipped %s: %s", what, error)

@@ -13,6 +13,7 @@ from registry.agencies.tables import Agency, AgencyName, RegistrySetting
 from registry.audit import service as audit
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
+from registry.compiled import Compiled, Value
 from registry.csvfile import read_rows
 from registry.errors import Conflict, Invalid, NotFound
 from registry.listing import after, column_sql, key_of
@@ -76,8 +77,11 @@ def check_details(data: Mapping[str, Any], errors: validation.FieldErrors, *, pa
     return cleaned
 
 
+_BY_CODE = Compiled(lambda: Agency.select(*SELECT_COLUMNS).where(Agency.code == Value("code")).first())
+
+
 async def find_row(code: str) -> dict[str, Any] | None:
-    return await Agency.select(*SELECT_COLUMNS).where(Agency.code == code.strip().upper()).first()
+    return await _BY_CODE.run(code=code.strip().upper())
 
 
 async def get_row(code: str) -> dict[str, Any]:
@@ -98,9 +102,27 @@ async def named_in_input(code: Any, field: str = "agency_code") -> dict[str, Any
 
 
 async def get_agency(code: str) -> dict[str, Any]:
-    row = await get_row(code)
+    return await agency_with_names(await get_row(code))
+
+
+async def agency_with_names(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The agency of a `find_row` row with every name it has carried."""
     names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)
     return agency_json(row, names)
+
+
+async def children_of(row: Mapping[str, Any], limit: int = 100) -> list[dict[str, Any]]:
+    """The agencies directly under the agency of a `find_row` row, in tree order."""
+    return (await agencies_page(parent_id=row["id"], limit=limit)).items
+
+
+async def ancestors_of(row: Mapping[str, Any], at_most: int = 10) -> list[dict[str, Any]]:
+    """Codes and names of the agencies above the agency of a `find_row` row, the nearest `at_most` of them,
+    from the top down: one query, as the path names them all ("/1/6/9/" is 9 under 6 under 1)."""
+    ids = [int(part) for part in row["path"].strip("/").split("/")[:-1]][-at_most:] if at_most > 0 else []
+    if not ids:
+        return []
+    return await Agency.select(Agency.code, Agency.name).where(Agency.id.is_in(ids)).order_by(Agency.depth)
 
 
 async def list_agencies(*, q: str | None = None, parent_code: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -111,16 +133,18 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
 AGENCY_ORDER = ((Agency.path, True), (Agency.id, True))
 
 
-async def agencies_page(*, q: str | None = None, parent_code: str | None = None, limit: int = 100,
-                        cursor: str | None = None) -> Page:
-    """A page of agencies (keyset: the first `limit` after `cursor`), in tree order."""
+async def agencies_page(*, q: str | None = None, parent_code: str | None = None, parent_id: int | None = None,
+                        limit: int = 100, cursor: str | None = None) -> Page:
+    """A page of agencies (keyset: the first `limit` after `cursor`), in tree order; those directly under
+    the agency `parent_code` (or `parent_id`) when given."""
     after_key = decode_cursor(cursor, [str, int])
     query = Agency.select(*SELECT_COLUMNS).limit(limit + 1)
     for column, ascending in AGENCY_ORDER:
         query = query.order_by(column, ascending=ascending)
     if parent_code:
-        parent = await get_row(parent_code)
-        query = query.where(Agency.parent == parent["id"])
+        parent_id = (await get_row(parent_code))["id"]
+    if parent_id is not None:
+        query = query.where(Agency.parent == parent_id)
     for word in search_words(q):
         query = query.where(Agency.search_key.like(f"%{word}%"))
     if after_key is not None:

@@ -124,6 +124,12 @@ async def write_chained(entries: list[PendingEntry]) -> None:
     await AuditHead.raw("UPDATE audit_head SET hash = {} WHERE id = 1", prev_hash)
 
 
+async def head() -> tuple[int, str]:
+    """The chain's head (its last seq and hash): it moves with every committed change of registry data."""
+    rows = await AuditHead.raw("SELECT seq, hash FROM audit_head WHERE id = 1")
+    return (int(rows[0]["seq"]), rows[0]["hash"]) if rows else (0, "")
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool

@@ -7,10 +7,10 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from registry import db, validation
 from registry.agencies import service as agencies
 from registry.audit import service as audit
+from registry.auth.known import Known, KnownPrincipals
 from registry.auth.permissions import OPERATOR_ROLE, ROLES, authorize, may, province_wide
 from registry.auth.permissions import scope as permission_scope
 from registry.auth.principal import Grant, Principal, system_principal
@@ -347,6 +348,21 @@ async def _principal_of(user: dict[str, Any], *, via: str, session_id: int | Non
     )
 
 
+# --- principals known from earlier requests (registry/auth/known.py) ------------------------------
+
+_known_tokens = KnownPrincipals()
+_known_sessions = KnownPrincipals()
+# A credential never touched: its first use is written down.
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+async def _data_marker() -> Hashable:
+    """The state of the registry's data: it moves with every change committed by any process (the audit
+    chain's head) and with what this process writes or puts back outside it (db.write_generation)."""
+    generation = db.write_generation()
+    return (generation, *await audit.head())
+
+
 # --- API tokens ---------------------------------------------------------------------------------
 
 
@@ -446,11 +462,29 @@ def _optional_moment(value: Any) -> datetime | None:
 
 
 async def principal_for_token(plain: str) -> Principal:
-    rows = await ApiToken.raw(_TOKEN_SQL, digest(plain.strip()))
+    key = digest(plain.strip())
+    marker = await _data_marker()
+    moment = now()
+    known = _known_tokens.get(key, marker, moment)
+    if known is None:
+        known = await _read_token(key, marker, moment)
+        _known_tokens.put(key, known)
+    if moment - known.touched_at > TOKEN_TOUCH_INTERVAL:
+        # Bookkeeping, not a change of registry data: no audit entry, at most once a minute, and skipped
+        # rather than failing the request when the database is busy.
+        token_id, known.touched_at = known.credential_id, moment
+        await db.best_effort(
+            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == token_id),
+            "token last use",
+        )
+    return known.principal
+
+
+async def _read_token(key: str, marker: Hashable, moment: datetime) -> Known:
+    rows = await ApiToken.raw(_TOKEN_SQL, key)
     if not rows:
         raise Unauthenticated("unknown bearer token")
     row = rows[0]
-    moment = now()
     if row["token_revoked_at"] is not None:
         raise Unauthenticated("this bearer token was revoked")
     expires_at = _optional_moment(row["token_expires_at"])
@@ -460,14 +494,8 @@ async def principal_for_token(plain: str) -> Principal:
     if principal is None:
         raise Unauthenticated("the token's user is deactivated")
     last_used_at = _optional_moment(row["token_last_used_at"])
-    if last_used_at is None or moment - last_used_at > TOKEN_TOUCH_INTERVAL:
-        # Bookkeeping, not a change of registry data: no audit entry, at most once a minute, and skipped
-        # rather than failing the request when the database is busy.
-        await db.best_effort(
-            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == row["token_id"]),
-            "token last use",
-        )
-    return principal
+    return Known(principal, marker, read_at=moment, credential_id=row["token_id"],
+                 touched_at=last_used_at or _NEVER, ends_at=expires_at, left_at=_optional_moment(row["left_at"]))
 
 
 # --- sign-in and sessions -----------------------------------------------------------------------
@@ -562,16 +590,36 @@ async def sign_in(settings: Settings, username: str, password: str, *, ip: str =
 
 
 async def principal_for_session(plain: str) -> Principal | None:
-    row = await AuthSession.select().where(AuthSession.token_hash == digest(plain)).first()
+    key = digest(plain)
+    marker = await _data_marker()
     moment = now()
-    if row is None or row["revoked_at"] is not None or row["expires_at"] <= moment:
-        return None
-    if moment - row["last_seen_at"] > SESSION_TOUCH_INTERVAL:
+    known = _known_sessions.get(key, marker, moment)
+    if known is None:
+        known = await _read_session(key, marker, moment)
+        if known is None:
+            return None
+        _known_sessions.put(key, known)
+    if moment - known.touched_at > SESSION_TOUCH_INTERVAL:
+        session_id, known.touched_at = known.credential_id, moment
         await db.best_effort(
-            lambda: AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == row["id"]),
+            lambda: AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == session_id),
             "session activity",
         )
-    return await load_principal(row["user"], via="session", session_id=row["id"], csrf_token=row["csrf_token"])
+    return known.principal
+
+
+async def _read_session(key: str, marker: Hashable, moment: datetime) -> Known | None:
+    row = await AuthSession.select().where(AuthSession.token_hash == key).first()
+    if row is None or row["revoked_at"] is not None or row["expires_at"] <= moment:
+        return None
+    users = await UserAccount.raw(_USER_SQL, row["user"])
+    if not users:
+        return None
+    principal = await _principal_of(users[0], via="session", session_id=row["id"], csrf_token=row["csrf_token"])
+    if principal is None:
+        return None
+    return Known(principal, marker, read_at=moment, credential_id=row["id"], touched_at=row["last_seen_at"],
+                 ends_at=row["expires_at"], left_at=_optional_moment(users[0]["left_at"]))
 
 
 async def sign_out(principal: Principal) -> None:

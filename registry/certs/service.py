@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
-from piccolo.query import OrderByRaw
 
 from registry import db, listing, pagination
 from registry.agencies import service as agencies
@@ -26,6 +25,7 @@ from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
 from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
+from registry.compiled import Compiled, JoinedSelect, Value
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
 from registry.subtree import refresh_agency_paths, within_subtrees
@@ -52,6 +52,7 @@ ROW_COLUMNS = (
 )
 # Lists leave the DER out: it is only needed to verify or download one certificate.
 LIST_COLUMNS = (Certificate.all_columns(exclude=[Certificate.der]), *ROW_COLUMNS[1:])
+_LISTED = JoinedSelect(Certificate, lambda: LIST_COLUMNS)
 
 
 # --- status and JSON ----------------------------------------------------------------------------
@@ -127,7 +128,11 @@ async def find_by_fingerprint(fingerprint: str) -> dict[str, Any] | None:
     cleaned = normalize_fingerprint(fingerprint)
     if len(cleaned) != 64 or not _HEX.match(cleaned):
         return None
-    return await Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == cleaned).first()
+    return await _BY_FINGERPRINT.run(fingerprint=cleaned)
+
+
+_BY_FINGERPRINT = Compiled(
+    lambda: Certificate.select(*ROW_COLUMNS).where(Certificate.fingerprint == Value("fingerprint")).first())
 
 
 async def revocations_by_fingerprint(fingerprints: list[str]) -> dict[str, tuple[datetime, str]]:
@@ -755,25 +760,24 @@ async def list_certificates_page(
     after = pagination.decode_cursor(cursor, (datetime, int) if by_expiry else (str, datetime, int))
     await refresh_agency_paths()
     moment = now()
-    query = Certificate.select(*LIST_COLUMNS).limit(limit + 1)
+    conditions = []
     if not actor.is_system:
         scope = _scope_condition(actor)
         if scope is None:
             return pagination.Page([], None)
-        query = query.where(scope)
+        conditions.append(scope)
     if agency_code:
         agency = await agencies.find_row(agency_code)
         if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
-        query = query.where(within_subtrees(Certificate.agency.path, [agency["path"]]))
+        conditions.append(within_subtrees(Certificate.agency.path, [agency["path"]]))
     if status:
-        query = query.where(_status_condition(status, moment))
+        conditions.append(_status_condition(status, moment))
     if expiring_within_days is not None:
-        query = query.where(_status_condition("active", moment, by_expiry=True)).where(
-            Certificate.not_after <= moment + timedelta(days=expiring_within_days)
-        )
+        conditions.append(_status_condition("active", moment, by_expiry=True))
+        conditions.append(Certificate.not_after <= moment + timedelta(days=expiring_within_days))
     if holder_person_id is not None:
-        query = query.where(Certificate.holder == holder_person_id)
+        conditions.append(Certificate.holder == holder_person_id)
     words = search_words(q)
     by_index = not by_expiry and await _few_matches(words)
     if words:
@@ -783,20 +787,20 @@ async def list_certificates_page(
         prefix = normalize_fingerprint(q or "")
         if 8 <= len(prefix) <= 64 and _HEX.match(prefix):
             by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
-        query = query.where(by_words)
+        conditions.append(by_words)
     order = _BY_EXPIRY if by_expiry else _BY_NAME
     if after is not None:
-        query = query.where(listing.after(order, after))
+        conditions.append(listing.after(order, after))
     if by_expiry:
-        query = query.order_by(Certificate.not_after).order_by(Certificate.id)
+        sort: list[tuple[Any, bool]] = [(Certificate.not_after, True), (Certificate.id, True)]
         key = _expiry_key
     else:
         # The same order either way; written as an expression when the search finds few matches, so that the
         # planner reads them through the text index and sorts them instead of walking the name index.
-        query = query.order_by(OrderByRaw(_NAME_EXPRESSION) if by_index else Certificate.search_key).order_by(
-            Certificate.not_after, ascending=False).order_by(Certificate.id)
+        sort = [(_NAME_EXPRESSION if by_index else Certificate.search_key, True), (Certificate.not_after, False),
+                (Certificate.id, True)]
         key = _name_key
-    page = pagination.page_of(await query, limit, key)
+    page = pagination.page_of(await _LISTED.run(conditions, sort, limit + 1), limit, key)
     return pagination.Page([certificate_json(row) for row in page.items], page.next_cursor)
 
 

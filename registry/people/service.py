@@ -10,6 +10,7 @@ from registry.agencies import service as agencies
 from registry.audit import service as audit
 from registry.auth.permissions import allowed, authorize, scope_paths
 from registry.auth.principal import Principal
+from registry.compiled import Compiled, Value
 from registry.csvfile import read_rows
 from registry.errors import Invalid, NotFound
 from registry.listing import after, column_sql, key_of
@@ -71,8 +72,11 @@ def check_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[str,
     return cleaned
 
 
+_BY_ID = Compiled(lambda: Person.select(*SELECT_COLUMNS).where(Person.id == Value("id")).first())
+
+
 async def find_row(person_id: int) -> dict[str, Any] | None:
-    return await Person.select(*SELECT_COLUMNS).where(Person.id == person_id).first()
+    return await _BY_ID.run(id=person_id)
 
 
 async def get_row(person_id: int) -> dict[str, Any]:

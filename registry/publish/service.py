@@ -189,17 +189,10 @@ async def public_agency(code: str, at: datetime | None = None) -> dict[str, Any]
     row = await agencies.find_row(code.strip().upper())
     if row is None:
         raise NotFound(f"no agency {code}", code="agency_not_found", params={"agency_code": code})
-    agency = await agencies.get_agency(row["code"])
+    agency = await agencies.agency_with_names(row)
     published = await specimens.published_for_agency(row["id"], at)
-    children = await agencies.list_agencies(parent_code=row["code"], limit=1000)
-    parents = []
-    parent_code = agency["parent_code"]
-    while parent_code and len(parents) < 10:
-        parent = await agencies.find_row(parent_code)
-        if parent is None:
-            break
-        parents.insert(0, {"code": parent["code"], "name": parent["name"]})
-        parent_code = parent.get("parent_code")
+    children = await agencies.children_of(row, limit=1000)
+    parents = await agencies.ancestors_of(row, at_most=10)
     return {
         "code": agency["code"],
         "name": _name_at(agency, at),
@@ -211,7 +204,7 @@ async def public_agency(code: str, at: datetime | None = None) -> dict[str, Any]
         "level": agency["level"],
         "names": agency.get("names", []),
         "at": at,
-        "parents": parents,
+        "parents": [{"code": parent["code"], "name": parent["name"]} for parent in parents],
         "children": [{"code": c["code"], "name": c["name"]} for c in children],
         "specimens": published["specimens"],
         "mailboxes": published["mailboxes"],

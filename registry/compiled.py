@@ -1,0 +1,164 @@
+"""Queries built once and run many times with new values.
+
+Piccolo builds a query's SQL text on every run, walking its columns and joins: for a request record with
+its eight joined names that took longer than the database took to answer (1–2 ms a query, measured for
+issue 12). A query whose shape never changes is built here once per database engine, with `Value`
+placeholders where its values go; each run only puts the values in and sends the same text. The text is
+exactly what Piccolo builds, so rows come back as they do from the Piccolo query itself (same columns,
+aliases and conversions); only the options that post-process rows in Python (`output(...)`) are refused.
+
+    RECORD = Compiled(lambda: Request.select(*COLUMNS).where(Request.id == Value("id")).first())
+    row = await RECORD.run(id=42)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from piccolo.columns import Column
+from piccolo.columns.combination import And, Or, Where, WhereRaw
+from piccolo.query import OrderByRaw
+from piccolo.query.methods.raw import Raw
+from piccolo.query.methods.select import First, Select
+from piccolo.querystring import QueryString
+
+# Piccolo's output() options, applied to rows in Python after the query.
+_POST_PROCESSING = ("as_json", "as_list", "as_objects", "load_json", "nested")
+
+
+class Value:
+    """Where a value given to `Compiled.run` goes."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Value({self.name!r})"
+
+
+@dataclass(frozen=True)
+class _Text:
+    template: str  # Piccolo's raw-query template: {} where each argument goes
+    args: tuple[Any, ...]  # fixed values, and Value placeholders
+    first: bool
+
+
+class Compiled:
+    """A select (or `.first()`) of a fixed shape, built by `build` on its first run on each engine."""
+
+    def __init__(self, build: Callable[[], Select | First]) -> None:
+        self._build = build
+        self._texts: dict[str, _Text] = {}
+        self._table: Any = None
+
+    def _text(self) -> _Text:
+        query = self._build()
+        output = getattr(getattr(query, "output_delegate", None), "_output", None)
+        if output is not None and any(getattr(output, option) for option in _POST_PROCESSING):
+            raise TypeError("Compiled queries return rows as the database gives them: no output() options")
+        (querystring,) = query.querystrings
+        _, fragments, args = querystring.bundle(start_index=1, bundled=[], combined_args=[])
+        template = "".join(
+            fragment.prefix.replace("{", "{{").replace("}", "}}") + ("" if fragment.no_arg else "{}")
+            for fragment in fragments
+        )
+        self._table = query.table
+        return _Text(template, tuple(args), isinstance(query, First))
+
+    async def run(self, **values: Any) -> Any:
+        engine_type = _engine_type()
+        text = self._texts.get(engine_type)
+        if text is None:
+            text = self._texts[engine_type] = self._text()
+        args = [values[arg.name] if type(arg) is Value else arg for arg in text.args]
+        rows = await self._table.raw(text.template, *args)
+        if text.first:
+            return rows[0] if rows else None
+        return rows
+
+
+def _engine_type() -> str:
+    from registry import db
+
+    return db.current_engine().engine_type
+
+
+class JoinedSelect:
+    """A select of a fixed column list with its joins (a request record with its eight joined names), whose
+    SELECT … FROM … JOIN … is written out once per engine; each run adds its own conditions, order and limit,
+    which Piccolo writes out quickly (a tenth of the whole). Conditions that need a join the column list does
+    not make are run as an ordinary Piccolo query instead, so the result never depends on which path ran."""
+
+    def __init__(self, table: Any, columns: Callable[[], Sequence[Any]]) -> None:
+        self._table = table
+        self._columns = columns
+        self._heads: dict[str, QueryString] = {}
+        self._joined: frozenset[str] | None = None
+
+    def _head(self, engine_type: str) -> QueryString:
+        head = self._heads.get(engine_type)
+        if head is None:
+            columns = self._columns()
+            sql, args = self._table.select(*columns).querystrings[0].compile_string(engine_type)
+            if args:
+                raise TypeError("a joined select's columns take no values")
+            head = self._heads[engine_type] = QueryString(sql.replace("{", "{{").replace("}", "}}"))
+            self._joined = frozenset(_join_aliases(columns))
+        return head
+
+    async def run(self, conditions: Sequence[Any], order: Sequence[tuple[Any, bool]], limit: int) -> list[dict[str, Any]]:
+        """Rows under every one of `conditions`, in `order` (columns of the table itself, or SQL expressions
+        as text), at most `limit`."""
+        head = self._head(_engine_type())
+        where = None
+        for condition in conditions:
+            where = condition if where is None else where & condition
+        needed = _where_columns(where) if where is not None else []
+        if needed is None or not set(_join_aliases(needed)) <= (self._joined or frozenset()):
+            return await self._piccolo_query(conditions, order, limit)
+        if any(not isinstance(column, str) and column._meta.call_chain for column, _ascending in order):
+            return await self._piccolo_query(conditions, order, limit)
+        order_sql = ", ".join(
+            f'{column if isinstance(column, str) else column._meta.get_full_name(with_alias=False)} '
+            f'{"ASC" if ascending else "DESC"}' for column, ascending in order)
+        parts, args = ["{}"], [head]
+        if where is not None:
+            parts.append("WHERE {}")
+            args.append(where.querystring)
+        if order_sql:
+            parts.append(f"ORDER BY {order_sql}")
+        parts.append("LIMIT {}")
+        args.append(limit)
+        return await Raw(table=self._table, querystring=QueryString(" ".join(parts), *args))
+
+    async def _piccolo_query(self, conditions: Sequence[Any], order: Sequence[tuple[Any, bool]],
+                             limit: int) -> list[dict[str, Any]]:
+        query = self._table.select(*self._columns()).limit(limit)
+        for column, ascending in order:
+            query = query.order_by(OrderByRaw(column) if isinstance(column, str) else column, ascending=ascending)
+        for condition in conditions:
+            query = query.where(condition)
+        return await query
+
+
+def _where_columns(condition: Any) -> list[Any] | None:
+    """The columns a condition names (as Piccolo finds them to make its joins); None for a kind of condition
+    not known here."""
+    if isinstance(condition, Where):
+        return [condition.column]
+    if isinstance(condition, (And, Or)):
+        first, second = _where_columns(condition.first), _where_columns(condition.second)
+        return None if first is None or second is None else first + second
+    if isinstance(condition, WhereRaw):
+        return list(condition.querystring.columns)
+    return None
+
+
+def _join_aliases(columns: Sequence[Any]) -> list[str]:
+    """The aliases of the joined tables the columns are read from ("cert_request$agency")."""
+    return [key.table_alias for column in columns if isinstance(column, Column)
+            for key in column._meta.call_chain]
