@@ -422,6 +422,8 @@ class _Snapshot:
     anchor_keys: frozenset[bytes] = frozenset()
     # An issuer name's comparison form (asn1crypto's `hashable`, costly to compute), by the name's DER.
     name_keys: dict[bytes, str] = field(default_factory=dict)
+    # An issuer name's values in their prepared form (asn1crypto's `prepped_value`), by the name's DER.
+    prepared_names: dict[bytes, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -645,6 +647,7 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
         if leaf.self_signed in ("yes", "maybe"):
             raise InvalidCertificateError("The X.509 certificate provided is self-signed, and no trust anchor")
         raise PathBuildingError("Unable to build a validation path for the certificate: no issuer of its name is known")
+    _reuse_issuer_preparation(snapshot, leaf)
     key = _issuer_key(leaf)
     cached = snapshot.ca_paths.get(key)
     if cached is not None and not leaf.ca:
@@ -712,12 +715,8 @@ def _no_issuer_anywhere(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> boo
     try:
         if leaf.public_key.dump() in snapshot.anchor_keys:
             return False
-        for rdn in leaf.subject.chosen:
-            for type_and_value in rdn:
-                _ = type_and_value["type"].native
-                value = type_and_value["value"].native
-                if not isinstance(value, str) or not _SAFE_NAME_CHARACTERS.issuperset(value):
-                    return False
+        # The issuer first: known for most certificates of a trusted CA, and looked up by a kept key, which
+        # spares them the walk through the subject below.
         issuer_der = leaf.issuer.dump()
         name_key = snapshot.name_keys.get(issuer_der)
         if name_key is None:
@@ -725,9 +724,41 @@ def _no_issuer_anywhere(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> boo
             if len(snapshot.name_keys) >= _NAME_KEYS_KEPT:
                 snapshot.name_keys.clear()
             snapshot.name_keys[issuer_der] = name_key
+        if roots.get(name_key) or known.get(name_key):
+            return False
+        for rdn in leaf.subject.chosen:
+            for type_and_value in rdn:
+                _ = type_and_value["type"].native
+                value = type_and_value["value"].native
+                if not isinstance(value, str) or not _SAFE_NAME_CHARACTERS.issuperset(value):
+                    return False
     except (ValueError, TypeError, KeyError):
         return False
-    return not roots.get(name_key) and not known.get(name_key)
+    return True
+
+
+def _reuse_issuer_preparation(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> None:
+    """asn1crypto compares names (pyhanko: a certificate's issuer against its CA's subject) in their RFC 4518
+    prepared form, computed in Python for each name object and kept on it. Every certificate of a CA brings its
+    own copy of the CA's name, prepared again for each: the values prepared for the first copy of the same DER
+    are given to the later ones, the values they would compute. Any error is left to pyhanko to meet."""
+    try:
+        issuer = leaf.issuer
+        issuer_der = issuer.dump()
+        values = [type_and_value for rdn in issuer.chosen for type_and_value in rdn]
+        prepared = snapshot.prepared_names.get(issuer_der)
+        if prepared is None:
+            prepared = tuple(type_and_value.prepped_value for type_and_value in values)
+            if len(snapshot.prepared_names) >= _NAME_KEYS_KEPT:
+                snapshot.prepared_names.clear()
+            snapshot.prepared_names[issuer_der] = prepared
+            return
+        if len(prepared) != len(values):
+            return
+        for type_and_value, value in zip(values, prepared, strict=True):
+            type_and_value._prepped = value
+    except (ValueError, TypeError, KeyError):
+        return
 
 
 def _assert_leaf_unrevoked(snapshot: _Snapshot, issuer_path: ValidationPath, leaf: asn1_x509.Certificate,
