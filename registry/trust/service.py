@@ -1013,7 +1013,12 @@ async def verify_all_for_import(
     goes by the status and the detail only."""
     snapshot = await _CACHE.get()
     judged: list[_Judged | Invalid] = []
-    for described, intermediates in certificates:
+    for index, (described, intermediates) in enumerate(certificates):
+        if index:
+            # Validation never waits on anything, so a bundle's would hold the event loop for all its certificates
+            # (tens of milliseconds); another request's transaction, holding SQLite's write lock meanwhile and
+            # ready to go on, would wait that long with the lock held. It goes on between two certificates.
+            await asyncio.sleep(0)
         try:
             item = await _judge(snapshot, described, at=None, intermediates=intermediates)
         except Invalid as error:
