@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ def sqlite_path(database_url: str) -> Path:
 # SQLite releases the GIL while it works, so reads of concurrent requests proceed side by side instead of
 # queueing behind one connection.
 READ_CONNECTIONS = 4
+# Connections of finished transactions kept per event loop for the next ones (concurrent writers queue for
+# SQLite's one write lock, each on its own connection).
+IDLE_WRITE_CONNECTIONS = 4
 
 
 class SharedConnectionSQLiteEngine(SQLiteEngine):
@@ -62,6 +66,9 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         super().__init__(*args, **kwargs)
         self._shared: dict[int, list[Any]] = {}
         self._in_flight: dict[int, int] = {}
+        # Transactions' connections between two transactions, per event loop, with each one's busy timeout.
+        self._idle_writers: dict[int, list[Any]] = {}
+        self._busy_waits: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
     async def _open_shared(self) -> Any:
         connection = aiosqlite.connect(**self.connection_kwargs)
@@ -115,18 +122,40 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         return await connection.execute_fetchall(query, args or [])
 
     async def get_connection(self) -> Any:
-        """A transaction's own connection, waiting at most `lock_wait` seconds for the write lock."""
-        connection = aiosqlite.connect(**{**self.connection_kwargs, "timeout": _lock_wait.get()})
+        """A transaction's own connection, waiting at most `lock_wait` seconds for the write lock: one a finished
+        transaction of this event loop left idle (opening one costs a thread and a file open, more than a small
+        write's statements), or a new one."""
+        wait = _lock_wait.get()
+        idle = self._idle_writers.get(id(asyncio.get_running_loop()))
+        if idle:
+            connection = idle.pop()
+            if self._busy_waits.get(connection) != wait:
+                # What sqlite3.connect(timeout=…) sets when it opens a connection.
+                await connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                self._busy_waits[connection] = wait
+            return connection
+        connection = aiosqlite.connect(**{**self.connection_kwargs, "timeout": wait})
         worker = getattr(connection, "_thread", None)
         if worker is not None:
             worker.daemon = True
         await connection
         connection.row_factory = dict_factory
         await connection.execute("PRAGMA foreign_keys = 1")
+        self._busy_waits[connection] = wait
         return connection
 
+    async def release_connection(self, connection: Any) -> None:
+        """A transaction's connection after its COMMIT or ROLLBACK: kept idle for the next transaction of this
+        event loop (a few at most), closed otherwise or when it is still inside a transaction."""
+        idle = self._idle_writers.setdefault(id(asyncio.get_running_loop()), [])
+        if len(idle) < IDLE_WRITE_CONNECTIONS and not connection.in_transaction:
+            idle.append(connection)
+            return
+        await connection.close()
+
     async def close_shared(self) -> None:
-        pools, self._shared = list(self._shared.values()), {}
+        pools, self._shared = [*self._shared.values(), *self._idle_writers.values()], {}
+        self._idle_writers = {}
         self._in_flight = {}
         for pool in pools:
             for connection in pool:
@@ -151,6 +180,26 @@ class _ImmediateTransaction(SQLiteTransaction):
             raise
         self.context = self.engine.current_transaction.set(self)
         return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        """Piccolo's, except that the connection goes back to the engine instead of being closed; one whose
+        COMMIT or ROLLBACK failed is closed."""
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            await self.connection.close()
+            self.engine.current_transaction.reset(self.context)
+            raise
+        release = getattr(self.engine, "release_connection", None)
+        await (release(self.connection) if release is not None else self.connection.close())
+        self.engine.current_transaction.reset(self.context)
+        return exception is None
 
 
 # The registry's queries are short and many, several web workers share the cores: a parallel plan's
@@ -211,9 +260,17 @@ def is_sqlite() -> bool:
     return isinstance(current_engine(), SQLiteEngine)
 
 
+async def _keep_session(connection: Any) -> None:
+    """The pool's reset of a connection given back, after asyncpg's own (which rolls back a transaction left
+    open). asyncpg's default also sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`,
+    a round trip after every query outside a transaction; the registry leaves nothing of that behind (its
+    settings are SET LOCAL or given when connecting, its advisory locks end with their transaction, it opens
+    no cursor outside a transaction and listens to nothing)."""
+
+
 async def open_pool(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine) and engine.pool is None:
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
 
 
 async def close_pool(engine: Engine) -> None:

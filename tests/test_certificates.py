@@ -417,6 +417,27 @@ async def test_an_organisation_certificate_with_its_custodian(client, province, 
     assert body["custodian"] == {"id": clerk, "full_name": "Người dùng city_clerk"}
 
 
+async def test_a_bundle_answers_for_what_it_wrote_as_the_registry_reads_it_back(client, province, ca) -> None:
+    clerk = province.person_id("city_clerk")
+    person = issue(ca, "Người dùng city_clerk", email="city_clerk@quangninh.gov.vn")
+    seals = [issue(ca, "ỦY BAN NHÂN DÂN THÀNH PHỐ HẠ LONG"), issue(ca, "VĂN PHÒNG UBND THÀNH PHỐ HẠ LONG")]
+    answers = []
+    for content, params in (
+        (pkcs7.serialize_certificates([person, ca.cert], serialization.Encoding.DER), {"holder_person_id": clerk}),
+        (b"".join(certgen.pem(seal) for seal in seals), {"agency_code": CITY, "custodian_person_id": clerk}),
+    ):
+        response = await client.post("/api/v1/certificates/bundle", content=content, params=params,
+                                     headers=province.auth("operator"))
+        assert response.status_code == 201, response.text
+        answers += response.json()["certificates"]
+    assert len(answers) == 4 and all(item["created"] for item in answers)
+    assert {item["kind"] for item in answers} == {"personal", "ca", "org"}
+    for item in answers:
+        detail = await client.get(f"/api/v1/certificates/{item['fingerprint']}", headers=province.auth("operator"))
+        assert detail.status_code == 200
+        assert {**detail.json(), "created": True} == item
+
+
 async def test_concurrent_imports_of_one_certificate_store_it_once(province, ca) -> None:
     content = certgen.pem(issue(ca, "Cùng lúc", email="cungluc@quangninh.gov.vn"))
     results = await asyncio.gather(*(service.import_certificate(SYSTEM, content) for _ in range(4)))

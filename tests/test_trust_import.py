@@ -151,8 +151,10 @@ async def test_unknown_issuers_judged_without_path_building_as_pyhanko_judges_th
     same_name_other_key = pki.root("Root CA nhập thử")  # the anchor's name, another key
     odd_subject = stranger.issue("Tên có ký tự \ue000 dùng riêng")  # private use: RFC 4518 refuses it
     arabic = stranger.issue("اسم عربي")
+    # The same refused name again: its attributes' answer, kept from the first, is still "leave it to pyhanko".
+    odd_again = stranger.issue("Tên có ký tự \ue000 dùng riêng")
     certificates = [stranger.issue("Người của CA lạ", email="la@quangninh.gov.vn"), self_signed,
-                    same_name_other_key.issue("Giả danh"), odd_subject, arabic, issuing.issue("Hợp lệ")]
+                    same_name_other_key.issue("Giả danh"), odd_subject, odd_again, arabic, issuing.issue("Hợp lệ")]
     expected = await _one_by_one_without_shortcut(monkeypatch)(certificates, [])
     taken = []
     shortcut = trust._no_issuer_anywhere

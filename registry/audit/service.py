@@ -106,10 +106,13 @@ def entry_hash(prev_hash: str, seq: int, entry: PendingEntry | dict[str, Any]) -
 async def write_chained(entries: list[PendingEntry]) -> None:
     """Append entries at the end of the chain. Called by db.transaction() as the transaction's last write,
     so the head row is the last lock taken (no lock-order deadlocks) and is held only until commit."""
-    await AuditHead.raw("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING")
-    head = await AuditHead.raw(
-        "UPDATE audit_head SET seq = seq + {} WHERE id = 1 RETURNING seq, hash", len(entries)
-    )
+    advance = "UPDATE audit_head SET seq = seq + {} WHERE id = 1 RETURNING seq, hash"
+    head = await AuditHead.raw(advance, len(entries))
+    if not head:
+        # The chain's first entry: the head row is made once (a concurrent first writer's insert waits for this
+        # one and does nothing).
+        await AuditHead.raw("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING")
+        head = await AuditHead.raw(advance, len(entries))
     last_seq, prev_hash = int(head[0]["seq"]), head[0]["hash"]
     seq = last_seq - len(entries)
     rows = []

@@ -489,12 +489,25 @@ async def _rows_by_fingerprint(fingerprints: list[str]) -> dict[str, dict[str, A
     return {row["fingerprint"]: row for row in rows}
 
 
+def _inserted_row(values: dict[str, Any], certificate_id: int, links: Links) -> dict[str, Any]:
+    """A row as find_by_id reads it (ROW_COLUMNS), from the values just inserted and their links."""
+    return {
+        **values, "id": certificate_id,
+        "agency_code": links.agency["code"] if links.agency else None,
+        "agency_name": links.agency["name"] if links.agency else None,
+        "agency_path": links.agency["path"] if links.agency else None,
+        "holder_name": links.holder["full_name"] if links.holder else None,
+        "custodian_name": links.custodian["full_name"] if links.custodian else None,
+        "superseded_by_fingerprint": None,
+    }
+
+
 async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCertificate, Links | None]],
                           source: str) -> list[tuple[dict[str, Any], bool]]:
     """Inside the caller's transaction, set-based: the certificates not known when planned inserted in one
     statement that skips any known since (the unique fingerprint decides: an import committed meanwhile),
-    the new ones audited, then all read back in one query. The bundle's order is kept; a certificate met
-    twice, or known already, is reported as not created."""
+    the new ones audited and answered from the values written, the others read back in one query. The
+    bundle's order is kept; a certificate met twice, or known already, is reported as not created."""
     moment = now()
     new_rows, audited, seen = [], [], set()
     for parsed, links in plan:
@@ -519,8 +532,10 @@ async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCerti
         audited.append((parsed, links))
     inserted = await db.bulk_insert(Certificate, new_rows, returning=("id", "fingerprint"),
                                     skip_conflicts_on="fingerprint")
-    created = {entry["fingerprint"] for entry in inserted}
-    for parsed, links in audited:
+    ids = {entry["fingerprint"]: entry["id"] for entry in inserted}
+    created = set(ids)
+    rows: dict[str, dict[str, Any]] = {}
+    for (parsed, links), new_row in zip(audited, new_rows, strict=True):
         if parsed.fingerprint in created:
             audit.record(
                 actor, "certificate.import", "certificate", parsed.fingerprint,
@@ -530,7 +545,10 @@ async def _import_planned(actor: Principal, plan: list[tuple[parsing.ParsedCerti
                     **links.summary(),
                 },
             )
-    rows = await _rows_by_fingerprint(list(seen))
+            rows[parsed.fingerprint] = _inserted_row(new_row, ids[parsed.fingerprint], links)
+    # Only the rows this statement did not write are read back: those just inserted are described by the
+    # values written and the links read when planned (what ROW_COLUMNS would join).
+    rows.update(await _rows_by_fingerprint([fingerprint for fingerprint in seen if fingerprint not in rows]))
     results = []
     for parsed, _links in plan:
         is_new = parsed.fingerprint in created

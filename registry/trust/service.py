@@ -422,6 +422,10 @@ class _Snapshot:
     anchor_keys: frozenset[bytes] = frozenset()
     # An issuer name's comparison form (asn1crypto's `hashable`, costly to compute), by the name's DER.
     name_keys: dict[bytes, str] = field(default_factory=dict)
+    # Whether a subject attribute (by its DER) is text of _SAFE_NAME_CHARACTERS (see _no_issuer_anywhere).
+    safe_attributes: dict[bytes, bool] = field(default_factory=dict)
+    # An issuer name's values in their prepared form (asn1crypto's `prepped_value`), by the name's DER.
+    prepared_names: dict[bytes, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -645,6 +649,7 @@ async def _validate_shared(snapshot: _Snapshot, leaf: asn1_x509.Certificate, mom
         if leaf.self_signed in ("yes", "maybe"):
             raise InvalidCertificateError("The X.509 certificate provided is self-signed, and no trust anchor")
         raise PathBuildingError("Unable to build a validation path for the certificate: no issuer of its name is known")
+    _reuse_issuer_preparation(snapshot, leaf)
     key = _issuer_key(leaf)
     cached = snapshot.ca_paths.get(key)
     if cached is not None and not leaf.ca:
@@ -712,12 +717,8 @@ def _no_issuer_anywhere(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> boo
     try:
         if leaf.public_key.dump() in snapshot.anchor_keys:
             return False
-        for rdn in leaf.subject.chosen:
-            for type_and_value in rdn:
-                _ = type_and_value["type"].native
-                value = type_and_value["value"].native
-                if not isinstance(value, str) or not _SAFE_NAME_CHARACTERS.issuperset(value):
-                    return False
+        # The issuer first: known for most certificates of a trusted CA, and looked up by a kept key, which
+        # spares them the walk through the subject below.
         issuer_der = leaf.issuer.dump()
         name_key = snapshot.name_keys.get(issuer_der)
         if name_key is None:
@@ -725,9 +726,50 @@ def _no_issuer_anywhere(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> boo
             if len(snapshot.name_keys) >= _NAME_KEYS_KEPT:
                 snapshot.name_keys.clear()
             snapshot.name_keys[issuer_der] = name_key
+        if roots.get(name_key) or known.get(name_key):
+            return False
+        for rdn in leaf.subject.chosen:
+            for type_and_value in rdn:
+                # Decoding an attribute costs more than the rest; most (country, province, agency) recur from
+                # one certificate to the next, and the answer depends on the attribute's encoding alone.
+                encoded = type_and_value.dump()
+                safe = snapshot.safe_attributes.get(encoded)
+                if safe is None:
+                    _ = type_and_value["type"].native
+                    value = type_and_value["value"].native
+                    safe = isinstance(value, str) and _SAFE_NAME_CHARACTERS.issuperset(value)
+                    if len(snapshot.safe_attributes) >= _NAME_KEYS_KEPT:
+                        snapshot.safe_attributes.clear()
+                    snapshot.safe_attributes[encoded] = safe
+                if not safe:
+                    return False
     except (ValueError, TypeError, KeyError):
         return False
-    return not roots.get(name_key) and not known.get(name_key)
+    return True
+
+
+def _reuse_issuer_preparation(snapshot: _Snapshot, leaf: asn1_x509.Certificate) -> None:
+    """asn1crypto compares names (pyhanko: a certificate's issuer against its CA's subject) in their RFC 4518
+    prepared form, computed in Python for each name object and kept on it. Every certificate of a CA brings its
+    own copy of the CA's name, prepared again for each: the values prepared for the first copy of the same DER
+    are given to the later ones, the values they would compute. Any error is left to pyhanko to meet."""
+    try:
+        issuer = leaf.issuer
+        issuer_der = issuer.dump()
+        values = [type_and_value for rdn in issuer.chosen for type_and_value in rdn]
+        prepared = snapshot.prepared_names.get(issuer_der)
+        if prepared is None:
+            prepared = tuple(type_and_value.prepped_value for type_and_value in values)
+            if len(snapshot.prepared_names) >= _NAME_KEYS_KEPT:
+                snapshot.prepared_names.clear()
+            snapshot.prepared_names[issuer_der] = prepared
+            return
+        if len(prepared) != len(values):
+            return
+        for type_and_value, value in zip(values, prepared, strict=True):
+            type_and_value._prepped = value
+    except (ValueError, TypeError, KeyError):
+        return
 
 
 def _assert_leaf_unrevoked(snapshot: _Snapshot, issuer_path: ValidationPath, leaf: asn1_x509.Certificate,
@@ -868,9 +910,11 @@ def _registry_fingerprints(judged: _Judged) -> list[str]:
     return [judged.described.fingerprint, *_path_fingerprints(judged.outcome.path)]
 
 
-def _conclude(snapshot: _Snapshot, judged: _Judged, known: dict[str, tuple[datetime, str]], purpose: str) -> Verification:
+def _conclude(snapshot: _Snapshot, judged: _Judged, known: dict[str, tuple[datetime, str]], purpose: str, *,
+              with_chain: bool = True) -> Verification:
     """The verdict: pyhanko's, unless the registry's own records say the certificate or a CA of its path is
-    revoked; a valid certificate counts as a use of the store items of its path."""
+    revoked; a valid certificate counts as a use of the store items of its path. `with_chain`: name the
+    subjects of the path (decoding each certificate's subject again, for whoever shows the verdict)."""
     described, moment, outcome = judged.described, judged.moment, judged.outcome
     revocation_source = "crl" if outcome.status == "revoked" else None
     # The registry's own records: a revocation it knows of counts even before the CA's next CRL.
@@ -887,7 +931,7 @@ def _conclude(snapshot: _Snapshot, judged: _Judged, known: dict[str, tuple[datet
     if outcome.status == "valid" and outcome.path is not None:
         _note_use(snapshot, outcome.path, purpose, moment)
     chain = []
-    if outcome.path is not None:
+    if outcome.path is not None and with_chain:
         try:
             chain = [cert.subject.human_friendly for cert in outcome.path.iter_certs(include_root=True)]
         except (ValueError, TypeError):
@@ -964,10 +1008,17 @@ async def verify_all_for_import(
     bundle shares done once: one store snapshot, the certificates already parsed by the caller, one query for
     the registry's own revocation records of them all and of the CAs on their paths. Stops after the first
     certificate refused when `stop_at_refusal` (the caller refuses the whole bundle there): the verdicts are
-    those `verify_for_import` gives one by one, and the store's usage is counted for the same certificates."""
+    those `verify_for_import` gives one by one, and the store's usage is counted for the same certificates,
+    except that the path's subjects (`chain`) are left out of the verdicts on the path found now: an import
+    goes by the status and the detail only."""
     snapshot = await _CACHE.get()
     judged: list[_Judged | Invalid] = []
-    for described, intermediates in certificates:
+    for index, (described, intermediates) in enumerate(certificates):
+        if index:
+            # Validation never waits on anything, so a bundle's would hold the event loop for all its certificates
+            # (tens of milliseconds); another request's transaction, holding SQLite's write lock meanwhile and
+            # ready to go on, would wait that long with the lock held. It goes on between two certificates.
+            await asyncio.sleep(0)
         try:
             item = await _judge(snapshot, described, at=None, intermediates=intermediates)
         except Invalid as error:
@@ -984,7 +1035,7 @@ async def verify_all_for_import(
     for item, (described, intermediates) in zip(judged, certificates, strict=False):
         if isinstance(item, Invalid):
             raise item
-        verdict = _conclude(snapshot, item, known, "import")
+        verdict = _conclude(snapshot, item, known, "import", with_chain=False)
         if verdict.status == "valid":
             await _flush_usage_when_due()
         decision = await _import_decision(described.der, verdict, intermediates)
