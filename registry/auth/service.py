@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -462,21 +462,31 @@ def _optional_moment(value: Any) -> datetime | None:
 
 
 async def principal_for_token(plain: str) -> Principal:
-    key = digest(plain.strip())
+    principal = await _known_principal(_known_tokens, digest(plain.strip()), _read_token, TOKEN_TOUCH_INTERVAL,
+                                       ApiToken, ApiToken.last_used_at, "token last use")
+    if principal is None:  # not reached: _read_token refuses with the reason instead of answering None
+        raise Unauthenticated("unknown bearer token")
+    return principal
+
+
+async def _known_principal(known_ones: KnownPrincipals, key: str,
+                           read: Callable[[str, Hashable, datetime], Awaitable[Known | None]],
+                           touch_interval: timedelta, table: Any, touched_column: Any, what: str) -> Principal | None:
+    """The principal behind a credential (by its digest `key`): known from an earlier request while the data is
+    as it was, else `read` (None: the credential does not act). Its last use is written down at most once per
+    `touch_interval`: bookkeeping, not a change of registry data (no audit entry, skipped rather than failing
+    the request when the database is busy)."""
     marker = await _data_marker()
     moment = now()
-    known = _known_tokens.get(key, marker, moment)
+    known = known_ones.get(key, marker, moment)
     if known is None:
-        known = await _read_token(key, marker, moment)
-        _known_tokens.put(key, known)
-    if moment - known.touched_at > TOKEN_TOUCH_INTERVAL:
-        # Bookkeeping, not a change of registry data: no audit entry, at most once a minute, and skipped
-        # rather than failing the request when the database is busy.
-        token_id, known.touched_at = known.credential_id, moment
-        await db.best_effort(
-            lambda: ApiToken.update({ApiToken.last_used_at: moment}).where(ApiToken.id == token_id),
-            "token last use",
-        )
+        known = await read(key, marker, moment)
+        if known is None:
+            return None
+        known_ones.put(key, known)
+    if moment - known.touched_at > touch_interval:
+        credential_id, known.touched_at = known.credential_id, moment
+        await db.best_effort(lambda: table.update({touched_column: moment}).where(table.id == credential_id), what)
     return known.principal
 
 
@@ -590,22 +600,8 @@ async def sign_in(settings: Settings, username: str, password: str, *, ip: str =
 
 
 async def principal_for_session(plain: str) -> Principal | None:
-    key = digest(plain)
-    marker = await _data_marker()
-    moment = now()
-    known = _known_sessions.get(key, marker, moment)
-    if known is None:
-        known = await _read_session(key, marker, moment)
-        if known is None:
-            return None
-        _known_sessions.put(key, known)
-    if moment - known.touched_at > SESSION_TOUCH_INTERVAL:
-        session_id, known.touched_at = known.credential_id, moment
-        await db.best_effort(
-            lambda: AuthSession.update({AuthSession.last_seen_at: moment}).where(AuthSession.id == session_id),
-            "session activity",
-        )
-    return known.principal
+    return await _known_principal(_known_sessions, digest(plain), _read_session, SESSION_TOUCH_INTERVAL,
+                                  AuthSession, AuthSession.last_seen_at, "session activity")
 
 
 async def _read_session(key: str, marker: Hashable, moment: datetime) -> Known | None:
