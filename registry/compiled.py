@@ -24,6 +24,8 @@ from piccolo.query.methods.raw import Raw
 from piccolo.query.methods.select import First, Select
 from piccolo.querystring import QueryString
 
+from registry import db
+
 # Piccolo's output() options, applied to rows in Python after the query.
 _POST_PROCESSING = ("as_json", "as_list", "as_objects", "load_json", "nested")
 
@@ -82,8 +84,6 @@ class Compiled:
 
 
 def _engine_type() -> str:
-    from registry import db
-
     return db.current_engine().engine_type
 
 
@@ -97,7 +97,7 @@ class JoinedSelect:
         self._table = table
         self._columns = columns
         self._heads: dict[str, QueryString] = {}
-        self._joined: frozenset[str] | None = None
+        self._joined: frozenset[str] = frozenset()
 
     def _head(self, engine_type: str) -> QueryString:
         head = self._heads.get(engine_type)
@@ -118,9 +118,8 @@ class JoinedSelect:
         for condition in conditions:
             where = condition if where is None else where & condition
         needed = _where_columns(where) if where is not None else []
-        if needed is None or not set(_join_aliases(needed)) <= (self._joined or frozenset()):
-            return await self._piccolo_query(conditions, order, limit)
-        if any(not isinstance(column, str) and column._meta.call_chain for column, _ascending in order):
+        if (needed is None or not set(_join_aliases(needed)) <= self._joined
+                or any(not isinstance(column, str) and column._meta.call_chain for column, _ascending in order)):
             return await self._piccolo_query(conditions, order, limit)
         order_sql = ", ".join(
             f'{column if isinstance(column, str) else column._meta.get_full_name(with_alias=False)} '

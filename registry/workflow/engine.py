@@ -632,7 +632,7 @@ async def _visible_rows(actor: Principal, flow: Flow, ids: list[int]) -> dict[in
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         chunk = ids[start:start + _IDS_PER_STATEMENT]
-        for row in await table.select(*flow.select_columns).where(table.id.is_in(chunk)):
+        for row in await flow.records_query.run([table.id.is_in(chunk)], (), len(chunk)):
             if can_view(actor, row):
                 found[row["id"]] = row
     return found
