@@ -24,7 +24,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
@@ -97,8 +97,23 @@ def in_vietnam_time(value: Any) -> Any:
     return value
 
 
+# A moment in an encoded body that is not in Vietnam time: a time of day as msgspec writes a datetime,
+# followed by another offset, "Z" or none. Free text that merely looks like one only costs the exact path.
+_OTHER_THAN_VIETNAM_TIME = re.compile(rb'T\d\d:\d\d:\d\d(?:\.\d+)?(?![\d.]|\+07:00")')
+
+
 class ApiResponse(Response):
     def render(self, content: Any, media_type: str, enc_hook: Any = None) -> bytes:  # type: ignore[override]
+        # Moments read from the database already come in Vietnam time (db.py): then encoding once is the whole
+        # work, where walking a list of certificates value by value cost more than encoding it. A body holding
+        # any other moment is walked and encoded again, as before.
+        try:
+            body = super().render(content, media_type) if enc_hook is None else super().render(content, media_type,
+                                                                                                 enc_hook)
+        except SerializationException:  # a mapping or sequence msgspec takes only once walked into builtins
+            body = None
+        if body is not None and not _OTHER_THAN_VIETNAM_TIME.search(body):
+            return body
         if isinstance(content, (msgspec.Struct, list)) and not isinstance(content, (str, bytes)):
             # Structs (and lists of them) become builtins with their datetimes intact, to be shown as +07:00.
             content = msgspec.to_builtins(content, builtin_types=(datetime, date))

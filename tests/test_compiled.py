@@ -64,3 +64,29 @@ async def test_a_joined_select_gives_the_rows_of_the_piccolo_query(certificates,
         rows = await listed.run(conditions(), order, limit)
         assert rows == await piccolo_query(conditions(), order, limit)
     assert len(await listed.run(conditions(), order, 10)) >= 1
+
+
+async def test_names_looked_up_through_two_keys_and_from_the_same_table_match_the_joins(client, province, certificates,
+                                                                                     ca) -> None:
+    """The lookups PostgreSQL reads joined names with (a request's decider's name, through their account; a
+    certificate's successor, in the certificate table itself) give what the joins give."""
+    from registry.certs.requests import CERT_FLOW
+    from registry.certs.tables import CertRequest
+    from tests.helpers import approved_cert_request, new_personal
+
+    approved = await approved_cert_request(client, province, new_personal())
+    older, newer = certificates[0], certificates[1]
+    successor = await Certificate.select(Certificate.id).where(Certificate.fingerprint == newer).first()
+    await Certificate.update({Certificate.superseded_by: successor["id"]}).where(Certificate.fingerprint == older)
+
+    certificate_order = [(Certificate.search_key, True), (Certificate.id, True)]
+    listed = await JoinedSelect(Certificate, lambda: LIST_COLUMNS).run([], certificate_order, 10)
+    assert listed == await piccolo_query([], certificate_order, 10)
+    assert {row["superseded_by_fingerprint"] for row in listed if row["fingerprint"] == older} == {newer}
+
+    request_order = [(CertRequest.id, True)]
+    query = CertRequest.select(*CERT_FLOW.select_columns).order_by(CertRequest.id).limit(10)
+    requests = await JoinedSelect(CertRequest, lambda: CERT_FLOW.select_columns).run([], request_order, 10)
+    assert requests == await query
+    decided = next(row for row in requests if row["id"] == approved)
+    assert decided["decided_by_name"] and decided["requester_name"] and decided["agency_code"] == CITY_FINANCE

@@ -18,7 +18,7 @@ from registry.errors import Conflict, Forbidden, Invalid
 from registry.people import service as people
 from registry.settings import Settings
 from registry.text import fold
-from registry.timeutil import now, today
+from registry.timeutil import now, to_vietnam, today
 from registry.workflow import engine
 from registry.workflow.effects import notify_deciders, notify_decision
 from registry.workflow.machine import Transition, machine
@@ -148,7 +148,7 @@ def refusal(kind: str, status: str, not_after: Any, settings: Settings) -> tuple
     if kind == "renew":
         opens = not_after - timedelta(days=settings.renewal_window_days)
         if now() < opens:
-            day = opens.date().isoformat()
+            day = to_vietnam(opens).date().isoformat()
             return ("renewal_not_open", f"renewal opens {settings.renewal_window_days} days before expiry, on {day}",
                     f"renewal opens on {day}")
     return None

@@ -1,0 +1,86 @@
+"""Moments come out of both databases in Vietnam time, and a JSON answer shows every moment as +07:00
+whether it came from the database or was made in Python (registry/db.py, registry/http.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import msgspec
+import pytest
+
+from registry import db
+from registry.audit.tables import AuditEntry
+from registry.certs.schemas import CertificateOut
+from registry.http import ApiResponse
+from registry.timeutil import VIETNAM
+from tests.helpers import CITY, add_certificate
+
+SEVEN_HOURS = timedelta(hours=7)
+
+
+async def test_moments_are_read_in_vietnam_time(ca, province, client) -> None:
+    # The client starts the app, so PostgreSQL's reads go through the pool and its codec.
+    fingerprint = await add_certificate(ca, province, "city_clerk", CITY)
+    await db.open_pool(db.current_engine())
+    row = await AuditEntry.select(AuditEntry.at).order_by(AuditEntry.id, ascending=False).first()
+    assert row is not None and row["at"].utcoffset() == SEVEN_HOURS
+    listed = (await client.get("/api/v1/certificates", headers=province.auth("operator"))).json()
+    mine = next(item for item in listed if item["fingerprint"] == fingerprint)
+    assert mine["not_after"].endswith("+07:00") and mine["imported_at"].endswith("+07:00")
+
+
+async def test_moments_written_and_read_back_are_the_same_instants(province) -> None:
+    """A moment given in any offset is stored as that instant and comes back as it, in Vietnam time;
+    asyncpg's stand-ins for infinity and a moment beyond what Vietnam time can hold come back as before."""
+    await db.open_pool(db.current_engine())
+    given = [
+        datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+        datetime(2026, 12, 1, 6, 30, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),  # X.509's "no well-defined expiration"
+    ]
+    # SQLite converts a value by its declared type, here named with the column (Piccolo writes UTC text).
+    sql = 'SELECT {} AS "at [TIMESTAMPTZ]"' if db.is_sqlite() else "SELECT {}::timestamptz AS at"
+    for moment in given:
+        (row,) = await AuditEntry.raw(sql, moment)
+        assert row["at"] == moment
+        expected_offset = UTC.utcoffset(None) if moment.year == 9999 else SEVEN_HOURS
+        assert row["at"].utcoffset() == expected_offset
+    if not db.is_sqlite():
+        rows = await AuditEntry.raw("SELECT 'infinity'::timestamptz AS late, '-infinity'::timestamptz AS early")
+        assert rows == [{"late": datetime.max, "early": datetime.min}]
+        (row,) = await AuditEntry.raw("SELECT {}::timestamptz AS at", datetime.max)
+        assert row["at"] == datetime.max
+
+
+def _certificate(moment: datetime, common_name: str = "Nguyễn Văn A") -> CertificateOut:
+    return msgspec.convert({
+        "id": 1, "fingerprint": "ab" * 32, "serial": "01", "subject": "CN=A", "issuer": "CN=CA", "common_name": common_name,
+        "email": "", "not_before": moment, "not_after": moment, "status": "active", "kind": "personal",
+        "key_type": "RSA", "key_size": 2048, "key_usage": [], "is_ca": False, "agency_code": None, "agency_name": None,
+        "holder": None, "custodian": None, "revoked_at": None, "revocation_reason": None, "revocation_pending": False,
+        "revocation_pending_since": None, "superseded_by": None, "superseded_at": None, "source": "import",
+        "imported_at": moment,
+    }, CertificateOut)
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+    datetime(2026, 11, 30, 17, 0, 0, 250000, tzinfo=UTC),
+    datetime(2026, 11, 30, 12, 0, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(2026, 12, 1, 0, 0),  # naive: taken as UTC
+    datetime(2026, 12, 1, 0, 0, tzinfo=VIETNAM),
+])
+def test_an_answer_shows_every_moment_in_vietnam_time(moment) -> None:
+    body = msgspec.json.decode(ApiResponse(None).render([_certificate(moment)], "application/json"))
+    shown = datetime.fromisoformat(body[0]["not_after"])
+    assert body[0]["not_after"].endswith("+07:00")
+    assert shown == (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def test_text_that_looks_like_a_moment_is_left_as_it_is() -> None:
+    text = "Cấp lại lúc T10:00:00Z"
+    body = msgspec.json.decode(ApiResponse(None).render(
+        _certificate(datetime(2026, 12, 1, tzinfo=UTC), common_name=text), "application/json"))
+    assert body["common_name"] == text and body["not_after"] == "2026-12-01T07:00:00+07:00"
