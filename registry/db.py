@@ -57,6 +57,10 @@ READ_CONNECTIONS = 4
 # Connections of finished transactions kept per event loop for the next ones (concurrent writers queue for
 # SQLite's one write lock, each on its own connection).
 IDLE_WRITE_CONNECTIONS = 4
+# Page cache of each shared read connection (SQLite's default is 2 MiB). The shared connections live as
+# long as the worker; at a million certificates a list's rows lie on pages far apart, and a 100-row list
+# took 7.6 ms with the default against 4.6 ms with this (at most 4 × 8 MiB per worker, filled as read).
+READ_CACHE_KIB = 8192
 
 
 class SharedConnectionSQLiteEngine(SQLiteEngine):
@@ -83,6 +87,7 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         await connection
         connection.row_factory = dict_factory
         await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         return connection
 
     async def _shared_connection(self) -> Any:
@@ -116,7 +121,9 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             # keep reading an old snapshot (a person just created "not found").
             return await connection.execute_fetchall(query, args or [])
         finally:
-            self._in_flight[key] -= 1
+            # Gone when the pool was closed meanwhile (a worker stopping with reads in flight).
+            if key in self._in_flight:
+                self._in_flight[key] -= 1
 
     async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
                                           query_type: str = "generic", table: Any = None) -> Any:

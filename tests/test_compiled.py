@@ -90,3 +90,22 @@ async def test_names_looked_up_through_two_keys_and_from_the_same_table_match_th
     assert requests == await query
     decided = next(row for row in requests if row["id"] == approved)
     assert decided["decided_by_name"] and decided["requester_name"] and decided["agency_code"] == CITY_FINANCE
+
+
+async def test_only_plain_paths_are_written_into_a_statement(province) -> None:
+    """A subtree's path goes into PostgreSQL's statement text only when it is digits and slashes."""
+    from registry import db, subtree
+    from registry.certs.tables import CertRequest
+
+    await subtree.refresh_agency_paths()
+    plain = subtree.within_subtrees(CertRequest.agency.path, ["/1/2/"])
+    odd = subtree.within_subtrees(CertRequest.agency.path, ["/1/2'/"])
+    trailing = subtree.within_subtrees(CertRequest.agency.path, ["/1/2/\n"])
+    plain_sql, plain_args = plain.querystring.compile_string(db.current_engine().engine_type)
+    for condition in (odd, trailing):
+        sql, args = condition.querystring.compile_string(db.current_engine().engine_type)
+        assert "'/1/2" not in sql and any(str(arg).startswith("/1/2") for arg in args)
+    if db.is_sqlite():
+        assert plain_args  # SQLite asks a range with parameters, plans nothing ahead
+    else:
+        assert "'/1/2/%'" in plain_sql and not plain_args
