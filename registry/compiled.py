@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from piccolo.columns import Column
@@ -101,7 +102,11 @@ class JoinedSelect:
         self._table = table
         self._columns = columns
         self._heads: dict[tuple[str, bool], QueryString] = {}
-        self._joined: frozenset[str] = frozenset()
+
+    @cached_property
+    def _joined(self) -> frozenset[str]:
+        """The joined tables the columns are read from."""
+        return frozenset(_join_aliases(self._columns()))
 
     def _head(self, engine_type: str, lookups: bool) -> QueryString:
         head = self._heads.get((engine_type, lookups))
@@ -114,14 +119,11 @@ class JoinedSelect:
                 if args:
                     raise TypeError("a joined select's columns take no values")
             head = self._heads[(engine_type, lookups)] = QueryString(sql.replace("{", "{{").replace("}", "}}"))
-            self._joined = frozenset(_join_aliases(columns))
         return head
 
     async def run(self, conditions: Sequence[Any], order: Sequence[tuple[Any, bool]], limit: int) -> list[dict[str, Any]]:
         """Rows under every one of `conditions`, in `order` (columns of the table itself, or SQL expressions
         as text), at most `limit`."""
-        engine_type = _engine_type()
-        self._head(engine_type, False)  # knows which tables the columns join
         where = None
         for condition in conditions:
             where = condition if where is None else where & condition
@@ -129,6 +131,7 @@ class JoinedSelect:
         if (needed is None or not set(_join_aliases(needed)) <= self._joined
                 or any(not isinstance(column, str) and column._meta.call_chain for column, _ascending in order)):
             return await self._piccolo_query(conditions, order, limit)
+        engine_type = _engine_type()
         head = self._head(engine_type, engine_type == "postgres" and not _join_aliases(needed))
         order_sql = ", ".join(
             f'{column if isinstance(column, str) else column._meta.get_full_name(with_alias=False)} '
