@@ -159,8 +159,12 @@ ENGLISH = re.compile(
 )
 
 
+MACHINE_OR_HIDDEN = ("script", "style", "code")
+
+
 class _MainText(HTMLParser):
-    """The text a person reads in a page's <main> (scripts and styles left out)."""
+    """The text a person reads in a page's <main>: scripts and styles left out, and machine text too
+    (<code>: serials, usernames, an API key's random prefix, which may well spell "is")."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -171,13 +175,13 @@ class _MainText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag == "main":
             self.depth += 1
-        elif tag in ("script", "style"):
+        elif tag in MACHINE_OR_HIDDEN:
             self.skip += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "main":
             self.depth -= 1
-        elif tag in ("script", "style"):
+        elif tag in MACHINE_OR_HIDDEN:
             self.skip -= 1
 
     def handle_data(self, data: str) -> None:
@@ -189,6 +193,12 @@ def main_text(html: str) -> str:
     parser = _MainText()
     parser.feed(html)
     return " ".join(" ".join(parser.parts).split())
+
+
+def test_main_text_reads_prose_not_machine_text() -> None:
+    html = "<nav>Menu</nav><main>Khóa <code>rgt_Ab-is</code> <script>let is</script>is it</main>"
+    assert main_text(html) == "Khóa is it"
+    assert ENGLISH.findall(main_text(html)) == ["is"]
 
 
 def assert_no_english(html: str, *english: str) -> str:
