@@ -1,0 +1,80 @@
+"""The to-do counts every page shows (issue 12): they count what the lists behind them list, and they are
+read from indexes alone (migrations/certs/certs_2026_12_01t02_00_00_000000.py), not from every matching
+request's row."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from registry import db
+from registry.auth import service as auth
+from registry.auth.principal import Principal
+from registry.batches import handover
+from registry.certs.tables import CertRequest
+from registry.domains import Domains, standard_domains
+from registry.generate import Size, generate
+from registry.workflow import engine
+
+SIZE = Size(agencies=30, people=300, certificates=300, requests=600)
+
+
+async def principal_of(username: str) -> Principal:
+    user = await auth.find_user(username)
+    assert user is not None, username
+    principal = await auth.load_principal(user["id"], via="token")
+    assert principal is not None
+    return principal
+
+
+@pytest.fixture
+async def generated(migrated: str) -> Domains:
+    await generate(SIZE, seed=11)
+    return Domains(tuple(standard_domains()))
+
+
+async def test_the_counts_are_the_lengths_of_their_lists(generated: Domains) -> None:
+    checked = 0
+    for agency_id in range(1, SIZE.agencies + 1):
+        head, clerk = await principal_of(f"head.{agency_id}"), await principal_of(f"clerk.{agency_id}")
+        inbox = await engine.inbox(head, generated.flows, limit=10_000)
+        assert await engine.pending_count(head, generated.flows) == len(inbox)
+        listed = len(await handover.awaiting_receipt(clerk)) + len(await handover.tokens_to_return(clerk))
+        assert await handover.todo_counter(clerk, generated) == listed
+        checked += bool(inbox) + bool(listed)
+    assert checked > 10  # the generated data gives most units something to count
+
+
+async def _plan(sql: str) -> str:
+    if db.is_sqlite():
+        rows = await CertRequest.raw(f"EXPLAIN QUERY PLAN {sql}")
+        return "\n".join(row["detail"] for row in rows)
+    # The test's tables are small enough to read whole; what matters is that the index can answer alone.
+    async with db.transaction():
+        await CertRequest.raw("SET LOCAL enable_seqscan = off")
+        await CertRequest.raw("SET LOCAL enable_bitmapscan = off")
+        rows = await CertRequest.raw(f"EXPLAIN {sql}")
+    return "\n".join(row["QUERY PLAN"] for row in rows)
+
+
+async def test_a_heads_count_reads_only_an_index(generated: Domains) -> None:
+    head = await principal_of("head.2")
+    flow = next(flow for flow in generated.flows if flow.table is CertRequest)
+    condition = await engine._awaiting_decision_by(head, flow, await engine._identity(head))
+    plan = await _plan(str(CertRequest.count().where(condition)))
+    expected = "COVERING INDEX cert_request_state_scope" if db.is_sqlite() else "Index Only Scan using cert_request_state_scope"
+    assert re.search(rf"{expected}\b", plan), plan
+
+
+async def test_a_units_count_of_tokens_due_reads_the_index_of_tokens_due(generated: Domains) -> None:
+    clerk = await principal_of("clerk.2")
+    flow = next(flow for flow in generated.flows if flow.table is CertRequest)
+    conditions = engine._record_conditions(
+        clerk, flow, states=["fulfilled", "delivered"], agency_code=None, mine=False, kind="revoke", urgent_only=False,
+        extra_condition=CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null())
+    query = CertRequest.select(CertRequest.id)
+    for condition in conditions:
+        query = query.where(condition)
+    plan = await _plan(str(query))
+    assert re.search(r"\bcert_request_tokens_due_scope\b", plan), plan
