@@ -34,14 +34,27 @@ async def refresh_agency_paths() -> None:
     _agency_paths = sorted(row["path"] for row in await Agency.raw("SELECT path FROM agency"))
 
 
-def share_of_agencies(paths: Iterable[str]) -> float | None:
-    """The share of all agencies within the subtrees (None until the paths were loaded)."""
+def forget_agency_paths() -> None:
+    """The next refresh reads the paths again, however recent (a database put back in place, in tests)."""
+    global _agency_paths, _agency_paths_loaded
+    _agency_paths, _agency_paths_loaded = [], -AGENCY_PATHS_MAX_AGE
+
+
+def agencies_within(paths: Iterable[str] | None) -> int | None:
+    """How many agencies lie within the subtrees, or in the whole tree for None, as of the last refresh
+    (None until the paths were loaded)."""
     if not _agency_paths:
         return None
-    inside = 0
-    for path in _outermost(paths):
-        inside += bisect.bisect_left(_agency_paths, prefix_upper_bound(path)) - bisect.bisect_left(_agency_paths, path)
-    return inside / len(_agency_paths)
+    if paths is None:
+        return len(_agency_paths)
+    return sum(bisect.bisect_left(_agency_paths, prefix_upper_bound(path)) - bisect.bisect_left(_agency_paths, path)
+               for path in _outermost(paths))
+
+
+def share_of_agencies(paths: Iterable[str]) -> float | None:
+    """The share of all agencies within the subtrees (None until the paths were loaded)."""
+    inside = agencies_within(paths)
+    return None if inside is None else inside / len(_agency_paths)
 
 
 def prefix_upper_bound(prefix: str) -> str:

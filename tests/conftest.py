@@ -12,7 +12,7 @@ import argon2.profiles
 import httpx
 import pytest
 
-from registry import db
+from registry import db, subtree
 from registry.app import create_app
 from registry.auth import service as auth_service
 from registry.settings import Settings
@@ -92,6 +92,8 @@ async def fresh_database(request: pytest.FixtureRequest) -> None:
     from registry.specimens.service import forget_publication_version
 
     forget_publication_version()
+    # Nor the agency paths kept for the planner and for sizing the agency filter.
+    subtree.forget_agency_paths()
 
 
 @pytest.fixture(autouse=True)

@@ -273,3 +273,34 @@ async def test_a_second_tree_stays_outside_the_province_wide_lists(client, provi
         listed = {item["fingerprint"] for item in
                   (await client.get("/api/v1/certificates?limit=1000", headers=province.auth(role))).json()}
         assert inside in listed and outside not in listed, role
+
+
+async def test_the_agency_filter_lists_agencies_up_to_its_limit_then_takes_a_code(client, province, monkeypatch) -> None:
+    """The certificates page offers the agencies in reach as a list while they are few, and a code to type
+    beyond MAX_AGENCY_OPTIONS; far beyond (twice), the agency paths kept in memory tell it without a query."""
+    from registry import subtree
+    from registry.agencies import service as agencies
+    from registry.certs import pages as cert_pages
+
+    await sign_in(client, "operator")
+    every = await agencies.tree(None)
+    assert every is not None and len(every) > 4
+
+    def agency_filter(page: str) -> str:
+        field = re.search(r'<(select|input)[^>]*id="f-agency"', page)
+        assert field is not None
+        return field.group(1)
+
+    assert agency_filter((await client.get("/certificates")).text) == "select"
+    assert await agencies.tree(None, at_most=len(every)) == every
+    # Just over: the rows are read and counted.
+    assert await agencies.tree(None, at_most=len(every) - 1) is None
+    # Far over: the kept paths answer alone; forgotten, they are read again first.
+    subtree.forget_agency_paths()
+    with monkeypatch.context() as no_rows:
+        no_rows.setattr(agencies.Agency, "select", lambda *columns: pytest.fail("agency rows were read"))
+        assert await agencies.tree(None, at_most=1) is None
+    assert subtree.agencies_within(None) == len(every)
+    monkeypatch.setattr(cert_pages, "MAX_AGENCY_OPTIONS", 1)
+    page = (await client.get("/certificates")).text
+    assert agency_filter(page) == "input" and 'name="agency"' in page
