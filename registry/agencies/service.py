@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import db, validation
+from registry import db, subtree, validation
 from registry.agencies.codes import AgencyCode, check_child_code, parse_code
 from registry.agencies.tables import Agency, AgencyName, RegistrySetting
 from registry.audit import service as audit
@@ -18,7 +18,6 @@ from registry.csvfile import read_rows
 from registry.errors import Conflict, Invalid, NotFound
 from registry.listing import after, column_sql, key_of
 from registry.pagination import Page, decode_cursor, page_of
-from registry import subtree
 from registry.subtree import within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import now
