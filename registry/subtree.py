@@ -15,7 +15,8 @@ from typing import Any
 
 # Every agency's path, sorted, to tell a wide subtree from a narrow one without a query (see
 # `_agency_among`); refreshed by `refresh_agency_paths` at most every AGENCY_PATHS_MAX_AGE seconds. Stale
-# paths only change which plan a query asks for, never its rows.
+# paths only change which plan a query asks for, never its rows (and, far from a limit, whether agencies
+# are too many to offer as a list: `agencies.service.tree`).
 AGENCY_PATHS_MAX_AGE = 60.0
 # A subtree holding more than this share of the agencies is "wide".
 WIDE_SHARE = 0.02
