@@ -61,8 +61,7 @@ async def _plan(sql: str) -> str:
 
 async def test_a_heads_count_reads_only_an_index(generated: Domains) -> None:
     head = await principal_of("head.2")
-    flow = next(flow for flow in generated.flows if flow.table is CertRequest)
-    condition = await engine._awaiting_decision_by(head, flow, await engine._identity(head))
+    condition = await engine._awaiting_decision_by(head, handover.CERT_FLOW, await engine._identity(head))
     plan = await _plan(str(CertRequest.count().where(condition)))
     expected = "COVERING INDEX cert_request_queue_scope" if db.is_sqlite() else "Index Only Scan using cert_request_queue_scope"
     assert re.search(rf"{expected}\b", plan), plan
@@ -95,10 +94,8 @@ async def test_the_inbox_still_walks_its_queue_in_order(generated: Domains, monk
 
 async def test_a_units_count_of_tokens_due_reads_the_index_of_tokens_due(generated: Domains) -> None:
     clerk = await principal_of("clerk.2")
-    flow = next(flow for flow in generated.flows if flow.table is CertRequest)
-    conditions = engine._record_conditions(
-        clerk, flow, states=["fulfilled", "delivered"], agency_code=None, mine=False, kind="revoke", urgent_only=False,
-        extra_condition=CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null())
+    conditions = engine._record_conditions(clerk, handover.CERT_FLOW, agency_code=None, mine=False, urgent_only=False,
+                                           **handover.TOKENS_DUE)
     query = CertRequest.select(CertRequest.id)
     for condition in conditions:
         query = query.where(condition)

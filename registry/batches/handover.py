@@ -22,6 +22,12 @@ from registry.timeutil import VIETNAM, now, today
 from registry.workflow import engine
 
 CERT_FLOW = cert_requests.CERT_FLOW
+# Revocations whose token is due back at the CA and not returned yet: the same filter lists them
+# (`tokens_to_return`) and counts them on every page (`todo_counter`).
+TOKENS_DUE: dict[str, Any] = {
+    "states": ["fulfilled", "delivered"], "kind": "revoke",
+    "extra_condition": CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null(),
+}
 
 
 async def minutes(actor: Principal, batch_id: int, agency_code: str) -> dict[str, Any]:
@@ -65,9 +71,7 @@ async def delivered_not_handed(actor: Principal) -> list[dict[str, Any]]:
 
 async def tokens_to_return(actor: Principal) -> list[dict[str, Any]]:
     """Revoked certificates whose token has not gone back to the CA yet, the earliest deadline first."""
-    rows = await engine.list_records(
-        actor, CERT_FLOW, states=["fulfilled", "delivered"], kind="revoke",
-        extra_condition=CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null(), limit=1000)
+    rows = await engine.list_records(actor, CERT_FLOW, **TOKENS_DUE, limit=1000)
     return sorted(rows, key=lambda r: r["token_return_due"])
 
 
@@ -137,7 +141,5 @@ async def todo_counter(actor: Principal, _domains: Any) -> int:
     receivable = permissions.scope(actor, "request.confirm_receipt", CertRequest.agency.path, read_in_order=False)
     awaiting = await engine.count_records(actor, CERT_FLOW, states=["fulfilled"], extra_condition=receivable,
                                           limit=1000) if receivable is not None else 0
-    returning = await engine.count_records(
-        actor, CERT_FLOW, states=["fulfilled", "delivered"], kind="revoke",
-        extra_condition=CertRequest.token_return_due.is_not_null() & CertRequest.token_returned_at.is_null(), limit=1000)
+    returning = await engine.count_records(actor, CERT_FLOW, **TOKENS_DUE, limit=1000)
     return awaiting + returning
