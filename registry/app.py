@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -98,14 +99,22 @@ def template_engine(directory: Path) -> JinjaTemplateEngine:
     return engine
 
 
-def create_app(settings: Settings, domains: list[Domain] | None = None) -> Litestar:
+def create_app(settings: Settings, domains: list[Domain] | None = None, *, worker: bool = False) -> Litestar:
     """The application of `domains` (the standard ones by default): their routes, pages, flows, menus,
-    counters and background tasks."""
+    counters and background tasks. `worker`: the app is what a server's worker runs until the server stops
+    (`registry serve`, `app_from_env`), and sets its lasting objects aside from garbage collection once
+    started."""
     assembled = Domains(tuple(standard_domains() if domains is None else domains))
     engine = db.use_database(settings.database_url)
 
     async def start() -> None:
         await db.open_pool(engine)
+        if worker:
+            # Modules, routes, templates and the pool live as long as the worker. Frozen, they are no longer
+            # walked by the collector's full passes, which under load paused a worker for 50-80 ms about
+            # once a second: /api/v1/me at 32 connections had a p99 of 75 ms, 13 ms frozen (README).
+            gc.collect()
+            gc.freeze()
 
     async def stop() -> None:
         await db.close_pool(engine)
@@ -148,4 +157,4 @@ def create_app(settings: Settings, domains: list[Domain] | None = None) -> Lites
 
 def app_from_env() -> Litestar:
     """Entry point for ASGI servers (each worker reads the same environment)."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), worker=True)

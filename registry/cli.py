@@ -130,7 +130,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     # Every worker builds its app from the settings resolved above, handed over as an argument (pickled to
     # the worker when processes are spawned), not from the environment: nothing is read twice, and no
     # worker can see other settings than this process printed.
-    server.serve(target_loader=partial(create_app, settings), wrap_loader=False)
+    server.serve(target_loader=partial(create_app, settings, worker=True), wrap_loader=False)
 
 
 async def _default_trust_anchor() -> None:
