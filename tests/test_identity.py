@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry import db
 from registry.people import service as people
 from tests.helpers import CITY, CITY_FINANCE, SYSTEM, Province
 
@@ -101,3 +102,32 @@ async def test_a_namesake_with_another_birth_date_is_someone_else(client, provin
     assert request["id"] in await inbox_ids(client, province, "city_head")
     approved = await client.post(f"/api/v1/cert-requests/{request['id']}/approve", headers=province.auth("city_head"))
     assert approved.status_code == 200, approved.text
+
+
+async def test_the_heads_identity_is_read_once_and_again_after_people_change(client, province, monkeypatch) -> None:
+    """The person records that may be the head are read once while the data stays as it was (every inbox and
+    every page's to-do count asks for them), and read again once it changes: a record with the head's name
+    filed after his first look at the inbox still keeps that request out of it."""
+    engine = db.current_engine()
+    queries: list[str] = []
+    monkeypatch.setattr(engine, "log_queries", True)
+    # On the class: PostgreSQL's engine has slots. Only this test's engine logs, so only its queries are kept.
+    monkeypatch.setattr(type(engine), "print_query", lambda _engine, query_id, query: queries.append(str(query)))
+
+    def identity_reads() -> int:
+        # Reading who may be the same human is the only read of people's birth dates an inbox makes.
+        return sum('"date_of_birth"' in query for query in queries)
+
+    await inbox_ids(client, province, "city_head")
+    assert identity_reads() > 0
+    queries.clear()
+    await inbox_ids(client, province, "city_head")
+    assert identity_reads() == 0
+
+    head = await people.get_row(province.users["city_head"]["person_id"])
+    filed = await file(client, province, new_personal(CITY_FINANCE, head["full_name"], "022175003333"))
+    assert filed.status_code == 201, filed.text
+    queries.clear()
+    assert filed.json()["id"] not in await inbox_ids(client, province, "city_head")
+    assert identity_reads() > 0
+    assert filed.json()["id"] in await inbox_ids(client, province, "province_head")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Principal:
     via: str = "system"
     session_id: int | None = None
     csrf_token: str | None = field(default=None, repr=False)
+    # What is derived from the data about this principal and asked for on request after request (the person
+    # records that may be the same human, for every inbox and to-do count), kept as long as the principal
+    # is. A principal known between requests is read anew once the registry's data has changed
+    # (auth/known.py), and this with it.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -391,7 +391,14 @@ async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozense
 
 
 async def _identity(actor: Principal) -> frozenset[int]:
-    return await people.identity_of(actor.person_id) if actor.person_id is not None else frozenset()
+    """The person records that may be the actor (`people.identity_of`), read once per known principal: two
+    queries that every inbox and every page's to-do count asked again."""
+    if actor.person_id is None:
+        return frozenset()
+    identity = actor.derived.get("identity")
+    if identity is None:
+        identity = actor.derived["identity"] = await people.identity_of(actor.person_id)
+    return identity
 
 
 async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
