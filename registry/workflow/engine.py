@@ -78,8 +78,8 @@ class Flow:
     def decision_query(self) -> JoinedSelect:
         """Records as judging and moving them needs: their own columns and their agency's code and path. The
         names of people and certificates are for pages; a 500-item decision read them from pages of the
-        person and certificate tables that no recent request had touched, 85 % of its reading at a million
-        certificates on PostgreSQL."""
+        person and certificate tables that no recent request had touched: three quarters of its reading at
+        a million certificates on PostgreSQL (47 of 62 ms)."""
         table: Any = self.table
         return JoinedSelect(table, lambda: (table.all_columns(), table.agency.code.as_alias("agency_code"),
                                             table.agency.path.as_alias("agency_path")))
