@@ -189,6 +189,18 @@ def set_cookie(response: httpx.Response, name: str) -> dict[str, Any]:
     raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
 
 
+def recorded_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the current engine runs from now on, its whitespace made single spaces: Piccolo's own
+    query log, kept in a list instead of printed. The queries still run."""
+    engine = db.current_engine()
+    queries: list[str] = []
+    monkeypatch.setattr(engine, "log_queries", True)
+    # On the class: PostgreSQL's engine has slots. Only this engine logs, so only its queries are kept.
+    monkeypatch.setattr(type(engine), "print_query",
+                        lambda _engine, query_id, query: queries.append(" ".join(str(query).split())))
+    return queries
+
+
 def bind(engine) -> None:
     """Point Piccolo back at `engine` (creating another app rebinds every table to a new engine)."""
     import registry.piccolo_conf as conf

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from registry import db
 from registry.audit import service as audit
 from registry.audit.tables import AuditEntry
 from registry.certs.tables import CertRequest as Request
 from registry.notify.tables import Notification, OutboxMessage
 from registry.workflow.tables import WorkflowEvent
 from tests.helpers import file_cert_request as file
-from tests.helpers import new_personal
+from tests.helpers import new_personal, recorded_queries
 
 
 async def filed(client, province, count: int, first: int) -> list[int]:
@@ -92,12 +91,7 @@ async def test_deciding_reads_the_records_without_names(client, province, monkey
     are for pages: at a million certificates, reading them from pages no recent request had touched was most
     of a 500-item decision's reading on PostgreSQL."""
     ids = await filed(client, province, 3, 200)
-    engine = db.current_engine()
-    queries: list[str] = []
-    monkeypatch.setattr(engine, "log_queries", True)
-    # On the class: PostgreSQL's engine has slots. Only this test's engine logs, so only its queries are kept.
-    monkeypatch.setattr(type(engine), "print_query",
-                        lambda _engine, query_id, query: queries.append(" ".join(str(query).split())))
+    queries = recorded_queries(monkeypatch)
     response = await client.post("/api/v1/cert-requests/decisions", json={"approve": ids},
                                  headers=province.auth("city_head"))
     assert response.status_code == 200, response.text

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry import db
 from registry.people import service as people
-from tests.helpers import CITY, CITY_FINANCE, SYSTEM, Province
+from tests.helpers import CITY, CITY_FINANCE, SYSTEM, Province, recorded_queries
 
 HEAD_ID_NUMBER = "022175009999"
 
@@ -108,11 +107,7 @@ async def test_the_heads_identity_is_read_once_and_again_after_people_change(cli
     """The person records that may be the head are read once while the data stays as it was (every inbox and
     every page's to-do count asks for them), and read again once it changes: a record with the head's name
     filed after his first look at the inbox still keeps that request out of it."""
-    engine = db.current_engine()
-    queries: list[str] = []
-    monkeypatch.setattr(engine, "log_queries", True)
-    # On the class: PostgreSQL's engine has slots. Only this test's engine logs, so only its queries are kept.
-    monkeypatch.setattr(type(engine), "print_query", lambda _engine, query_id, query: queries.append(str(query)))
+    queries = recorded_queries(monkeypatch)
 
     def identity_reads() -> int:
         # Reading who may be the same human is the only read of people's birth dates an inbox makes.
