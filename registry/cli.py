@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import importlib.util
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
@@ -95,7 +96,7 @@ def cli() -> None:
 def serve(host: str, port: int, workers: int, demo: bool) -> None:
     """Apply pending migrations, then serve the registry."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     from registry.app import create_app
 
@@ -124,6 +125,10 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         port=port,
         workers=workers,
         interface=Interfaces.ASGI,
+        # uvloop where it is installed (a dependency except on Windows): 10-32 % more requests a second on
+        # PostgreSQL, and lower p99s (README, "Why these dependencies"). Named rather than left to granian's
+        # "auto", which would prefer the younger rloop if that were ever installed beside it.
+        loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         factory=True,
         log_access=False,
     )

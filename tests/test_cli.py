@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import stat
 import subprocess
@@ -293,6 +294,8 @@ def test_serve_with_no_configuration_keeps_everything_under_var(tmp_path: Path) 
         assert health.json() == {"status": "ok", "database": "sqlite"}
         login = httpx.get(f"{server.url}/login", timeout=10)
         assert login.status_code == 200 and "Tên đăng nhập" in login.text
+        # The worker runs on uvloop (a dependency on this platform), as measured for production.
+        assert re.search(r"worker \d+ ready on uvloop", server.stderr_path.read_text()), server.diagnostics()
     var = workdir / "var"
     database = var / "registry.sqlite3"
     assert database.is_file()
