@@ -64,11 +64,7 @@ class Compiled:
         if output is not None and any(getattr(output, option) for option in _POST_PROCESSING):
             raise TypeError("Compiled queries return rows as the database gives them: no output() options")
         (querystring,) = query.querystrings
-        _, fragments, args = querystring.bundle(start_index=1, bundled=[], combined_args=[])
-        template = "".join(
-            fragment.prefix.replace("{", "{{").replace("}", "}}") + ("" if fragment.no_arg else "{}")
-            for fragment in fragments
-        )
+        template, args = _template(querystring)
         self._table = query.table
         return _Text(template, tuple(args), isinstance(query, First))
 
@@ -86,6 +82,28 @@ class Compiled:
 
 def _engine_type() -> str:
     return db.current_engine().engine_type
+
+
+def _template(querystring: QueryString) -> tuple[str, list[Any]]:
+    """Piccolo's raw-query template of a query string ({} where each value goes) and its values."""
+    _, fragments, args = querystring.bundle(start_index=1, bundled=[], combined_args=[])
+    template = "".join(
+        fragment.prefix.replace("{", "{{").replace("}", "}}") + ("" if fragment.no_arg else "{}")
+        for fragment in fragments
+    )
+    return template, args
+
+
+def frozen_condition(condition: Any) -> Any:
+    """A where-clause written out once, to be kept and used again: Piccolo writes a condition's SQL text anew
+    each time a query uses it, walking its columns (for the inbox's conditions, a fifth of the request). The
+    same text and values as a `WhereRaw`; a condition that needs a join (a joined table's column) is returned
+    as it is, since a raw clause would not make the join."""
+    columns = _where_columns(condition)
+    if columns is None or _join_aliases(columns):
+        return condition
+    template, args = _template(condition.querystring)
+    return WhereRaw(template, *args)
 
 
 class JoinedSelect:

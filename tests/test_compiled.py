@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 
 from registry.agencies import service as agencies
 from registry.agencies.tables import Agency
 from registry.certs.service import LIST_COLUMNS
 from registry.certs.tables import Certificate
-from registry.compiled import Compiled, JoinedSelect, Value
+from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
 from tests.helpers import CITY, CITY_FINANCE, DOIT, ROOT, add_certificate
 
 
@@ -109,3 +110,26 @@ async def test_only_plain_paths_are_written_into_a_statement(province) -> None:
         assert plain_args  # SQLite asks a range with parameters, plans nothing ahead
     else:
         assert "'/1/2/%'" in plain_sql and not plain_args
+
+
+@pytest.mark.parametrize("condition", [
+    lambda: Certificate.agency.is_null() | (Certificate.holder.is_not_null() & Certificate.not_after.is_not_null()),
+    lambda: Certificate.common_name.like("%{A}%"),
+    lambda: Certificate.id.is_in([1, 2, 3]) | Certificate.kind.not_in(["ca"]),
+])
+async def test_a_frozen_condition_gives_the_rows_of_the_condition(certificates, condition) -> None:
+    frozen = frozen_condition(condition())
+    assert isinstance(frozen, WhereRaw)
+    expected = await Certificate.select(Certificate.id).where(condition()).order_by(Certificate.id)
+    # Kept and used again, alone and beside other conditions.
+    for _ in range(2):
+        assert await Certificate.select(Certificate.id).where(frozen).order_by(Certificate.id) == expected
+    listed = JoinedSelect(Certificate, lambda: LIST_COLUMNS)
+    order = [(Certificate.id, True)]
+    assert await listed.run([frozen, Certificate.id > 0], order, 10) == await listed.run(
+        [condition(), Certificate.id > 0], order, 10)
+
+
+def test_a_condition_on_a_joined_table_is_not_frozen() -> None:
+    condition = Certificate.agency.code == CITY
+    assert frozen_condition(condition) is condition

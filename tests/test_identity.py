@@ -126,3 +126,47 @@ async def test_the_heads_identity_is_read_once_and_again_after_people_change(cli
     assert filed.json()["id"] not in await inbox_ids(client, province, "city_head")
     assert identity_reads() > 0
     assert filed.json()["id"] in await inbox_ids(client, province, "province_head")
+
+
+async def test_a_list_tells_the_request_about_the_head_from_the_others(client, province) -> None:
+    """The actions a list offers on each record are the head's own, record by record: a list answers each
+    permission question once for the records it holds (`ListPermissions`), and a request about the head, in
+    the same agency and state as another's, is still not his to decide."""
+    head = await give_head_an_identity(province)
+    about_head = await file(client, province, new_personal(CITY, head["full_name"], HEAD_ID_NUMBER))
+    about_other = await file(client, province, new_personal(CITY, "Trần Thị Bình", "022199001234"))
+    assert about_head.status_code == 201 and about_other.status_code == 201
+    listed = await client.get("/api/v1/cert-requests", params={"state": "submitted"},
+                              headers=province.auth("city_head"))
+    assert listed.status_code == 200, listed.text
+    actions = {item["id"]: item["actions"] for item in listed.json()}
+    assert "approve" in actions[about_other.json()["id"]]
+    assert "approve" not in actions[about_head.json()["id"]]
+    # The same answers one record at a time.
+    for request in (about_head.json(), about_other.json()):
+        alone = await client.get(f"/api/v1/cert-requests/{request['id']}", headers=province.auth("city_head"))
+        assert alone.json()["actions"] == actions[request["id"]]
+
+
+async def test_the_inbox_condition_is_written_once_per_known_principal(client, province, monkeypatch) -> None:
+    """The conditions of a head's inbox are written out once while the data stays as it was, and again once it
+    changes (the principal is read anew): a request filed meanwhile shows at once."""
+    from registry.workflow import engine
+
+    written: list[str] = []
+    original = engine._awaiting_condition
+
+    def counted(actor, flow, identity):
+        written.append(flow.name)
+        return original(actor, flow, identity)
+
+    monkeypatch.setattr(engine, "_awaiting_condition", counted)
+    first = await inbox_ids(client, province, "city_head")
+    assert written, "the first inbox writes its conditions"
+    once = len(written)
+    assert await inbox_ids(client, province, "city_head") == first
+    assert len(written) == once
+    filed = await file(client, province, new_personal(CITY, "Trần Thị Bình", "022199001234"))
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["id"] in await inbox_ids(client, province, "city_head")
+    assert len(written) == 2 * once

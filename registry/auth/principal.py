@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,12 @@ class Principal:
     # is. A principal known between requests is read anew once the registry's data has changed
     # (auth/known.py), and this with it.
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derive(self, key: str, build: Callable[[], T]) -> T:
+        """`derived[key]`, built by `build` the first time it is asked for (None included)."""
+        if key not in self.derived:
+            self.derived[key] = build()
+        return self.derived[key]
 
     @property
     def label(self) -> str:

@@ -25,7 +25,7 @@ from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
 from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
-from registry.compiled import Compiled, JoinedSelect, Value
+from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
 from registry.subtree import refresh_agency_paths, within_subtrees
@@ -718,7 +718,12 @@ def _status_condition(status: str, moment: datetime, *, by_expiry: bool = False)
 
 
 def _scope_condition(actor: Principal):
-    """What the actor may list; None when nothing (the system sees everything without a condition)."""
+    """What the actor may list; None when nothing (the system sees everything without a condition). Written
+    out once per known principal (`Principal.derived`, renewed with the data): every list asks for it."""
+    return actor.derive("certificates:visible", lambda: _visible_condition(actor))
+
+
+def _visible_condition(actor: Principal):
     condition = None
 
     def either(extra):
@@ -732,7 +737,7 @@ def _scope_condition(actor: Principal):
         either(Certificate.agency.is_null())
     if actor.person_id is not None:
         either((Certificate.holder == actor.person_id) | (Certificate.custodian == actor.person_id))
-    return condition
+    return None if condition is None else frozen_condition(condition)
 
 
 def _check_list_filters(status: str | None, expiring_within_days: int | None, limit: int) -> None:

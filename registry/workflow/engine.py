@@ -24,7 +24,7 @@ from registry.auth import permissions
 from registry.auth import service as auth
 from registry.auth.permissions import Involvement
 from registry.auth.principal import Principal
-from registry.compiled import Compiled, JoinedSelect, Value
+from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, RegistryError
 from registry.people import service as people
 from registry.timeutil import now
@@ -224,13 +224,20 @@ def may_take(actor: Principal, transition: Transition, row: Mapping[str, Any],
     return permissions.may(actor, transition.action, row["agency_path"], involvement(row, identities))
 
 
-def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any]) -> list[str]:
-    return [t.name for t in flow.machine.available(row["state"]) if may_take(actor, t, row)]
+def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any],
+                listed: permissions.ListPermissions | None = None) -> list[str]:
+    """The transitions the actor may take on the record now; `listed`: the answers of the list it is in."""
+    if listed is None:
+        return [t.name for t in flow.machine.available(row["state"]) if may_take(actor, t, row)]
+    involved = involvement(row)
+    return [t.name for t in flow.machine.available(row["state"]) if listed.may(t.action, row["agency_path"], involved)]
 
 
 def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
-                events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The record as the API shows it: the engine's fields, then the domain's own."""
+                events: list[dict[str, Any]] | None = None,
+                listed: permissions.ListPermissions | None = None) -> dict[str, Any]:
+    """The record as the API shows it: the engine's fields, then the domain's own. `listed`: the permission
+    answers shared by the records of one list."""
     body = {
         "domain": flow.name,
         "id": row["id"],
@@ -253,7 +260,7 @@ def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
         "decided_by_name": row["decided_by_name"],
         "decision_note": row["decision_note"] or None,
         "url": flow.url(row["id"]),
-        "actions": actions_for(actor, flow, row),
+        "actions": actions_for(actor, flow, row, listed),
         **flow.describe(row),
     }
     if events is not None:
@@ -276,6 +283,16 @@ def _own_condition(actor: Principal, table: Any) -> Any:
     return own
 
 
+def _visible_condition(actor: Principal, table: Any, own: Any) -> Any:
+    """The records of `table` the actor may see: in the subtrees where they read requests, or their own;
+    written out once per known principal (`Principal.derived`, renewed with the data). A wide subtree's
+    records are read in the list's order (the order indexes) and checked against its agencies, stopping at
+    the page's end; a narrow one's found by agency and sorted (subtree.py)."""
+    scoped = permissions.scope(actor, "request.read", table.agency.path)
+    visible = own if scoped is None else (scoped if own is None else scoped | own)
+    return None if visible is None else frozen_condition(visible)
+
+
 def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | None, agency_code: str | None,
                        mine: bool, kind: str | None, urgent_only: bool, extra_condition: Any) -> list[Any] | None:
     """The where-clauses of `list_records`; None when the actor sees nothing."""
@@ -287,10 +304,7 @@ def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | 
             return None
         conditions.append(own)
     elif not actor.is_system:
-        # A wide subtree's records are read in the list's order (the order indexes) and checked against its
-        # agencies, stopping at the page's end; a narrow one's found by agency and sorted (subtree.py).
-        scoped = permissions.scope(actor, "request.read", table.agency.path)
-        visible = own if scoped is None else (scoped if own is None else scoped | own)
+        visible = actor.derive(f"visible:{flow.name}", lambda: _visible_condition(actor, table, own))
         if visible is None:
             return None
         conditions.append(visible)
@@ -349,7 +363,8 @@ async def list_records_page(
                                         limit + 1)
     page = pagination.page_of(rows, limit, lambda row: [
         bool(row[column]) if column == "urgent" else row[column] for column, _ascending in order])
-    return pagination.Page([record_json(actor, flow, row) for row in page.items], page.next_cursor)
+    listed = permissions.ListPermissions(actor)
+    return pagination.Page([record_json(actor, flow, row, listed=listed) for row in page.items], page.next_cursor)
 
 
 async def count_records(actor: Principal, flow: Flow, *, states: Iterable[str] | None = None, kind: str | None = None,
@@ -373,9 +388,15 @@ async def count_records(actor: Principal, flow: Flow, *, states: Iterable[str] |
 
 async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozenset[int]) -> Any:
     """Records of `flow` waiting for a decision the actor may take: in the subtrees where their role
-    decides, minus those they filed or that are about them. None when they decide nothing there."""
+    decides, minus those they filed or that are about them. None when they decide nothing there. Written
+    out once per known principal (`Principal.derived`, renewed with the data, as `identity` is): every inbox
+    and every page's to-do count asks for it."""
     if actor.is_system or not flow.machine.in_inbox:
         return None
+    return actor.derive(f"awaiting:{flow.name}", lambda: _awaiting_condition(actor, flow, identity))
+
+
+def _awaiting_condition(actor: Principal, flow: Flow, identity: frozenset[int]) -> Any:
     table: Any = flow.table
     approve = flow.machine.transitions[flow.machine.approve]
     scoped = permissions.scope(actor, approve.action, table.agency.path)
@@ -387,7 +408,7 @@ async def _awaiting_decision_by(actor: Principal, flow: Flow, identity: frozense
             condition = condition & ((table.requester != actor.user_id) | table.requester.is_null())
         if identity:
             condition = condition & (table.subject.not_in(sorted(identity)) | table.subject.is_null())
-    return condition
+    return frozen_condition(condition)
 
 
 async def _identity(actor: Principal) -> frozenset[int]:
@@ -435,7 +456,9 @@ async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
         items.extend((flow, row) for row in await flow.records_query.run(conditions, order, limit + 1))
     items.sort(key=_inbox_key)
     page = pagination.page_of(items, limit, _inbox_key_values)
-    return pagination.Page([record_json(actor, flow, row) for flow, row in page.items], page.next_cursor)
+    listed = permissions.ListPermissions(actor)
+    return pagination.Page([record_json(actor, flow, row, listed=listed) for flow, row in page.items],
+                           page.next_cursor)
 
 
 def _after_cursor(table: Any, order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> Any:
