@@ -47,6 +47,17 @@ async def test_the_counts_are_the_lengths_of_their_lists(generated: Domains) -> 
     assert checked > 10  # the generated data gives most units something to count
 
 
+async def test_a_count_stops_at_its_cap(generated: Domains) -> None:
+    """`count_records` counts what `list_records` lists, up to its limit, in the database."""
+    operator = await principal_of("operator.1")
+    flow = next(flow for flow in generated.flows if flow.name == "cert")
+    for states in (["submitted"], ["fulfilled"], None):
+        listed = len(await engine.list_records(operator, flow, states=states, limit=1000))
+        assert listed > 3
+        assert await engine.count_records(operator, flow, states=states, limit=1000) == listed
+        assert await engine.count_records(operator, flow, states=states, limit=3) == 3
+
+
 async def _plan(sql: str) -> str:
     if db.is_sqlite():
         rows = await CertRequest.raw(f"EXPLAIN QUERY PLAN {sql}")
