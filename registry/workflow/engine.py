@@ -229,10 +229,9 @@ def may_take(actor: Principal, transition: Transition, row: Mapping[str, Any],
 def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any],
                 listed: permissions.ListPermissions | None = None) -> list[str]:
     """The transitions the actor may take on the record now; `listed`: the answers of the list it is in."""
-    if listed is None:
-        return [t.name for t in flow.machine.available(row["state"]) if may_take(actor, t, row)]
+    answers = listed or permissions.ListPermissions(actor)
     involved = involvement(row)
-    return [t.name for t in flow.machine.available(row["state"]) if listed.may(t.action, row["agency_path"], involved)]
+    return [t.name for t in flow.machine.available(row["state"]) if answers.may(t.action, row["agency_path"], involved)]
 
 
 def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
