@@ -284,12 +284,13 @@ def _own_condition(actor: Principal, table: Any) -> Any:
     return own
 
 
-def _visible_condition(actor: Principal, table: Any, own: Any) -> Any:
+def _visible_condition(actor: Principal, table: Any) -> Any:
     """The records of `table` the actor may see: in the subtrees where they read requests, or their own;
     written out once per known principal (`Principal.derived`, renewed with the data). A wide subtree's
     records are read in the list's order (the order indexes) and checked against its agencies, stopping at
     the page's end; a narrow one's found by agency and sorted (subtree.py)."""
     scoped = permissions.scope(actor, "request.read", table.agency.path)
+    own = _own_condition(actor, table)
     visible = own if scoped is None else (scoped if own is None else scoped | own)
     return None if visible is None else frozen_condition(visible)
 
@@ -299,13 +300,13 @@ def _record_conditions(actor: Principal, flow: Flow, *, states: Iterable[str] | 
     """The where-clauses of `list_records`; None when the actor sees nothing."""
     table: Any = flow.table
     conditions = []
-    own = _own_condition(actor, table)
     if mine:
+        own = _own_condition(actor, table)
         if own is None:
             return None
         conditions.append(own)
     elif not actor.is_system:
-        visible = actor.derive(f"visible:{flow.name}", lambda: _visible_condition(actor, table, own))
+        visible = actor.derive(f"visible:{flow.name}", lambda: _visible_condition(actor, table))
         if visible is None:
             return None
         conditions.append(visible)
