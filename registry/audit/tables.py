@@ -5,7 +5,7 @@ from piccolo.table import Table
 class AuditEntry(Table, tablename="audit_entry"):
     """One change. `hash` covers this entry's fields and the previous entry's hash."""
 
-    seq = BigInt(unique=True, index=True)
+    seq = BigInt(unique=True)  # unique: indexed by its constraint
     at = Timestamptz(index=True)
     # Plain columns, not foreign keys: the log must outlive and not constrain what it describes.
     actor_id = Integer(null=True, default=None, index=True)

@@ -7,7 +7,7 @@ from registry.people.tables import Person
 
 
 class UserAccount(Table, tablename="user_account"):
-    username = Varchar(length=80, unique=True, index=True)
+    username = Varchar(length=80, unique=True)  # unique: indexed by its constraint
     person = ForeignKey(references=Person, on_delete=OnDelete.restrict, unique=True)
     password_hash = Text(default="")
     active = Boolean(default=True)

@@ -14,13 +14,13 @@ class Certificate(Table, tablename="certificate"):
     replaced it, expired after `not_after`, otherwise active. Nothing here is overwritten: a revocation
     or supersession only fills its columns."""
 
-    fingerprint = Varchar(length=64, unique=True, index=True)  # lower-case hex SHA-256 of the DER
+    fingerprint = Varchar(length=64, unique=True)  # lower-case hex SHA-256 of the DER; indexed as unique
     serial = Varchar(length=100, index=True)  # lower-case hex
     subject = Varchar(length=2000)  # RFC 4514, Vietnamese letters intact
     issuer = Varchar(length=2000)
     common_name = Varchar(length=300, default="")
     email = Varchar(length=254, default="", index=True)
-    search_key = Varchar(length=700, default="", index=True)
+    search_key = Varchar(length=700, default="")  # indexed in the name order: certificate_name_order
     not_before = Timestamptz()
     not_after = Timestamptz(index=True)
     key_type = Varchar(length=20, default="")  # RSA, EC, Ed25519, ...

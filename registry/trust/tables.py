@@ -8,7 +8,7 @@ class TrustItem(Table, tablename="trust_item"):
     `superseded_at`, so what a verdict relied on stays on record."""
 
     kind = Varchar(length=20, index=True)  # anchor, intermediate, crl
-    fingerprint = Varchar(length=64, unique=True, index=True)  # lower-case hex SHA-256 of the DER
+    fingerprint = Varchar(length=64, unique=True)  # lower-case hex SHA-256 of the DER; indexed as unique
     der = Bytea()
     # Certificates: their subject and issuer; CRLs: the issuer's name in both.
     subject = Varchar(length=2000)
