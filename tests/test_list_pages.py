@@ -304,3 +304,27 @@ async def test_the_agency_filter_lists_agencies_up_to_its_limit_then_takes_a_cod
     monkeypatch.setattr(cert_pages, "MAX_AGENCY_OPTIONS", 1)
     page = (await client.get("/certificates")).text
     assert agency_filter(page) == "input" and 'name="agency"' in page
+
+
+async def test_the_agency_filter_is_read_once_and_follows_new_agencies(client, province, monkeypatch) -> None:
+    """The agencies offered are read once for a signed-in user, and again once the data has changed."""
+    from registry.agencies import service as agencies
+    from registry.auth.principal import system_principal
+
+    reads = 0
+    tree = agencies.tree
+
+    async def counted(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await tree(*args, **kwargs)
+
+    monkeypatch.setattr(agencies, "tree", counted)
+    await sign_in(client, "operator")
+    first = (await client.get("/certificates")).text
+    assert (await client.get("/certificates")).text.count("<option") == first.count("<option")
+    assert reads == 1
+    await agencies.create_agency(system_principal("test"), {"code": "000.99.01.H49", "name": "Phòng Mới Lập",
+                                                            "parent_code": CITY})
+    page = (await client.get("/certificates")).text
+    assert reads == 2 and "Phòng Mới Lập" in page and "Phòng Mới Lập" not in first

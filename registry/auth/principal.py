@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,6 +43,13 @@ class Principal:
         """`derived[key]`, built by `build` the first time it is asked for (None included)."""
         if key not in self.derived:
             self.derived[key] = build()
+        return self.derived[key]
+
+    async def derive_read(self, key: str, read: Callable[[], Awaitable[T]]) -> T:
+        """`derive` for what is read from the database: awaited the first time it is asked for. Two requests
+        of the principal at once may both read it; either answer is the same data."""
+        if key not in self.derived:
+            self.derived[key] = await read()
         return self.derived[key]
 
     @property

@@ -420,12 +420,10 @@ def _awaiting_condition(actor: Principal, flow: Flow, identity: frozenset[int]) 
 async def _identity(actor: Principal) -> frozenset[int]:
     """The person records that may be the actor (`people.identity_of`), read once per known principal: two
     queries that every inbox and every page's to-do count asked again."""
-    if actor.person_id is None:
+    person_id = actor.person_id
+    if person_id is None:
         return frozenset()
-    identity = actor.derived.get("identity")
-    if identity is None:
-        identity = actor.derived["identity"] = await people.identity_of(actor.person_id)
-    return identity
+    return await actor.derive_read("identity", lambda: people.identity_of(person_id))
 
 
 async def inbox(actor: Principal, flows: Sequence[Flow], limit: int = 500) -> list[dict[str, Any]]:
