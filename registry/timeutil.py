@@ -68,8 +68,8 @@ def display(moment: datetime | date | None, with_time: bool = True) -> str:
     """Vietnamese display form: 24/11/2026 14:05."""
     if moment is None:
         return ""
-    # Written out rather than through strftime, a third of its cost on a page of many dates; the year unpadded
-    # as glibc's %Y writes it.
+    # Written out rather than through strftime, half its cost on a page of many dates; the year unpadded as
+    # glibc's %Y writes it.
     if isinstance(moment, datetime):
         moment = to_vietnam(moment)
         if with_time:

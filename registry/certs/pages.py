@@ -60,8 +60,8 @@ MAX_AGENCY_OPTIONS = 300
 
 async def _agency_options(principal: Principal) -> list[dict[str, Any]] | None:
     """Agencies the principal may list certificates of, in tree order; None when too many to list. Read once
-    per known principal (renewed with it when the data changes): reading and ordering up to 300 agencies
-    was a ninth of the page. The rows are shared by the principal's pages, which only read them."""
+    per known principal (renewed with it when the data changes), not on every page: up to 301 agencies read
+    and ordered. The rows are shared by the principal's pages, which only read them."""
     within = None if principal.is_system else scope_paths(principal, "certificate.read")
     limit = MAX_AGENCY_OPTIONS
     return await principal.derive_read(f"certificate.agency_options.{limit}",
