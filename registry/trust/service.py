@@ -872,9 +872,10 @@ def _load_leaf(described: parsing.ParsedCertificate) -> asn1_x509.Certificate:
 
 
 async def _judge(snapshot: _Snapshot, described: parsing.ParsedCertificate, *, at: datetime | None,
-                 intermediates: Iterable[bytes]) -> _Judged:
-    """pyhanko's verdict on one certificate (no database access)."""
-    leaf = _load_leaf(described)
+                 intermediates: Iterable[bytes], leaf: asn1_x509.Certificate | None = None) -> _Judged:
+    """pyhanko's verdict on one certificate (no database access); `leaf`: the certificate as `_load_leaf` read
+    it already."""
+    leaf = leaf if leaf is not None else _load_leaf(described)
     moment = to_vietnam(at) if at is not None else now()
     for extra in intermediates:
         # CA certificates that came with the certificate (a bundle) help build the path; they are not trusted
@@ -963,9 +964,10 @@ async def verify(der: bytes, *, at: datetime | None = None, purpose: str = "veri
     Statuses: valid, revoked, expired, not_yet_valid, untrusted, invalid, revocation_unknown (CONTRACT.md).
     Raises Invalid (422) for bytes that are not a certificate."""
     described = _describe_for_verification(der)
-    _load_leaf(described)
+    # Read before the store is: bytes asn1crypto cannot read are refused without it.
+    leaf = _load_leaf(described)
     snapshot = await _CACHE.get()
-    judged = await _judge(snapshot, described, at=at, intermediates=intermediates)
+    judged = await _judge(snapshot, described, at=at, intermediates=intermediates, leaf=leaf)
     fingerprints = _registry_fingerprints(judged)
     known = await _registry_revocations(fingerprints) if fingerprints else {}
     verdict = _conclude(snapshot, judged, known, purpose)
