@@ -860,13 +860,16 @@ def _indexed_words(words: list[str]) -> list[str]:
     return [word for word in words if len(word) >= _INDEXED_WORD_LENGTH]
 
 
+def _word_likes(indexed: list[str], column: str = "search_key") -> tuple[str, list[str]]:
+    """`column LIKE '%word%'` for every word, as SQL with placeholders and the patterns to bind."""
+    return " AND ".join(f"{column} LIKE {{}}" for _ in indexed), [f"%{word}%" for word in indexed]
+
+
 def _text_table_condition(words: list[str]) -> WhereRaw:
     """The certificates whose search keys the FTS5 table finds with the words long enough to have trigrams
     (the list's LIKEs still decide, with the shorter words)."""
-    indexed = _indexed_words(words)
-    likes = " AND ".join(f"{_TEXT_TABLE}.search_key LIKE {{}}" for _ in indexed)
-    return WhereRaw(f'"certificate"."id" IN (SELECT rowid FROM {_TEXT_TABLE} WHERE {likes})',
-                    *[f"%{word}%" for word in indexed])
+    likes, patterns = _word_likes(_indexed_words(words), f"{_TEXT_TABLE}.search_key")
+    return WhereRaw(f'"certificate"."id" IN (SELECT rowid FROM {_TEXT_TABLE} WHERE {likes})', *patterns)
 
 
 async def _few_matches(words: list[str]) -> bool:
@@ -877,9 +880,8 @@ async def _few_matches(words: list[str]) -> bool:
         return False
     if db.is_sqlite():
         return await _few_in_text_table(indexed)
-    conditions = " AND ".join("search_key LIKE {}" for _ in indexed)
-    rows = await Certificate.raw(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM certificate WHERE {conditions}",
-                                 *[f"%{word}%" for word in indexed])
+    likes, patterns = _word_likes(indexed)
+    rows = await Certificate.raw(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM certificate WHERE {likes}", *patterns)
     plan = rows[0]["QUERY PLAN"] if rows else "[]"
     if _TRIGRAM_INDEX not in plan:  # no index (pg_trgm unavailable), or the planner would not use it
         return False
@@ -887,11 +889,11 @@ async def _few_matches(words: list[str]) -> bool:
 
 
 async def _few_in_text_table(indexed: list[str]) -> bool:
-    likes = " AND ".join("search_key LIKE {}" for _ in indexed)
+    likes, patterns = _word_likes(indexed)
     try:
         rows = await Certificate.raw(
             f"SELECT COUNT(*) AS matches FROM (SELECT rowid FROM {_TEXT_TABLE} WHERE {likes} LIMIT {{}})",
-            *[f"%{word}%" for word in indexed], TEXT_TABLE_MAX_MATCHES + 1)
+            *patterns, TEXT_TABLE_MAX_MATCHES + 1)
     except sqlite3.OperationalError:  # no such table: the SQLite library had no FTS5 trigram tokenizer
         return False
     return rows[0]["matches"] <= TEXT_TABLE_MAX_MATCHES
