@@ -29,7 +29,7 @@ from registry.certs.tables import Certificate
 from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
-from registry.subtree import refresh_agency_paths, within_subtrees
+from registry.subtree import is_small_subtree, refresh_agency_paths, within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors, has_control_characters
@@ -785,6 +785,7 @@ async def list_certificates_page(
     await refresh_agency_paths()
     moment = now()
     conditions = []
+    small_subtree = False
     if not actor.is_system:
         scope = _scope_condition(actor)
         if scope is None:
@@ -795,6 +796,7 @@ async def list_certificates_page(
         if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
         conditions.append(within_subtrees(Certificate.agency.path, [agency["path"]]))
+        small_subtree = db.is_sqlite() and is_small_subtree(agency["path"])
     if status:
         conditions.append(_status_condition(status, moment))
     if expiring_within_days is not None:
@@ -824,10 +826,11 @@ async def list_certificates_page(
         sort: list[tuple[Any, bool]] = [(Certificate.not_after, True), (Certificate.id, True)]
         key = _expiry_key
     else:
-        # The same order either way; written as an expression when the search finds few matches, so that the
-        # planner reads them through the text index and sorts them instead of walking the name index.
-        sort = [(_NAME_EXPRESSION if by_index else Certificate.search_key, True), (Certificate.not_after, False),
-                (Certificate.id, True)]
+        # The same order either way; written as an expression when the search finds few matches or the
+        # subtree is small, so that the planner reads the rows through the text index or the agency index
+        # and sorts them instead of walking the name index.
+        sort = [(_NAME_EXPRESSION if by_index or small_subtree else Certificate.search_key, True),
+                (Certificate.not_after, False), (Certificate.id, True)]
         key = _name_key
     page = pagination.page_of(await _LISTED.run(conditions, sort, limit + 1), limit, key)
     return pagination.Page([certificate_json(row) for row in page.items], page.next_cursor)

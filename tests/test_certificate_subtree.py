@@ -1,0 +1,71 @@
+"""The certificate list of an agency's subtree reads the same rows in the same order whichever way it reads
+them: walking the name order, or (a small subtree, on SQLite) taking the subtree's rows through the agency
+index and sorting them. On generated data, every page of every agency's list, both ways, against a plain
+Python filter of all rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry import subtree
+from registry.agencies.tables import Agency
+from registry.auth.principal import system_principal
+from registry.certs import service as certs
+from registry.certs.tables import Certificate
+from registry.generate import Size, generate
+
+SIZE = Size(agencies=60, people=120, certificates=600, requests=20)
+
+
+@pytest.fixture
+async def generated(migrated: str) -> tuple[list[dict], list[dict]]:
+    await generate(SIZE, seed=11)
+    subtree.forget_agency_paths()
+    agencies = await Agency.select(Agency.id, Agency.code, Agency.path)
+    rows = await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after,
+                                    Certificate.agency.path.as_alias("path"))
+    return agencies, rows
+
+
+def expected(rows: list[dict], path: str) -> list[int]:
+    inside = [row for row in rows if row["path"] is not None and row["path"].startswith(path)]
+    inside.sort(key=lambda row: row["id"])
+    inside.sort(key=lambda row: row["not_after"], reverse=True)
+    inside.sort(key=lambda row: row["search_key"])
+    return [row["id"] for row in inside]
+
+
+async def every_page(code: str, limit: int) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = await certs.list_certificates_page(system_principal("test"), agency_code=code, limit=limit, cursor=cursor)
+        ids.extend(row["id"] for row in page.items)
+        if page.next_cursor is None:
+            return ids
+        assert len(page.items) == limit
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["name order walked", "subtree read and sorted"])
+async def test_subtree_pages_match_a_plain_filter_either_way(generated, monkeypatch, small: bool) -> None:
+    agencies, rows = generated
+    monkeypatch.setattr(certs, "is_small_subtree", lambda path: small)
+    checked = 0
+    for agency in agencies:
+        want = expected(rows, agency["path"])
+        checked += len(want) > 7
+        assert await every_page(agency["code"], 7) == want, agency["code"]
+    assert checked >= 3  # some lists run over several pages
+
+
+async def test_a_leaf_is_a_small_subtree_and_the_root_is_not(generated) -> None:
+    agencies, _rows = generated
+    await subtree.refresh_agency_paths()
+    root = min(agencies, key=lambda agency: len(agency["path"]))
+    leaf = next(agency for agency in agencies
+                if not any(other["path"].startswith(agency["path"]) and other is not agency for other in agencies))
+    assert subtree.is_small_subtree(leaf["path"]) is True
+    assert subtree.is_small_subtree(root["path"]) is False
+    subtree.forget_agency_paths()
+    assert subtree.is_small_subtree(leaf["path"]) is False  # unknown until the paths are read
