@@ -70,3 +70,11 @@ async def test_no_index_repeats_another(migrated: str) -> None:
         and (len(other_columns) > len(columns) or other_unique)
     ]
     assert redundant == []
+
+
+async def test_the_agencies_under_an_agency_are_found_by_index(migrated: str) -> None:
+    """An agency's page lists the agencies directly under it: without an index on the parent, both engines
+    walked the whole tree in path order to find them."""
+    indexes = await _plain_indexes()
+    leading = {(table, columns[0]) for table, listed in indexes.items() for _name, _unique, columns in listed}
+    assert ("agency", "parent") in leading

@@ -10,7 +10,8 @@ class Agency(Table, tablename="agency"):
     code = Varchar(length=20, unique=True)  # unique: indexed by its constraint
     name = Varchar(length=300)
     short_name = Varchar(length=100, default="")
-    parent = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict)
+    # Indexed: an agency's page lists the agencies directly under it.
+    parent = ForeignKey(references="self", null=True, default=None, on_delete=OnDelete.restrict, index=True)
     path = Varchar(length=1000, index=True, default="")
     depth = Integer(default=0)
     address = Varchar(length=500, default="")
