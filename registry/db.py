@@ -12,8 +12,9 @@ import io
 import logging
 import os
 import sqlite3
+import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
@@ -50,10 +51,16 @@ def sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
 
-# Reads outside a transaction go to a few shared connections per event loop, each with its own thread:
-# SQLite releases the GIL while it works, so reads of concurrent requests proceed side by side instead of
-# queueing behind one connection.
+# Reads outside a transaction go to one shared connection per event loop (its own thread). Spreading them
+# over four was measured slower under load: at 32 concurrent requests a worker served the certificate list
+# at 169 req/s on four connections, 412 on one (a million certificates; 178 and 433 at 20,000: the threads
+# of one process's SQLite connections contend with each other and with the event loop). Reads known to be
+# long (`long_read`: a search walking the name order, 15 ms at a million) go to up to READ_CONNECTIONS - 1
+# spare connections instead, side by side (SQLite releases the GIL while it works), and so do the reads
+# arriving while the shared one is held up by a long read nobody announced (nothing finished on it for
+# READ_STALL_SECONDS; a page of 100 rows takes 3 ms, 10 under load).
 READ_CONNECTIONS = 4
+READ_STALL_SECONDS = 0.05
 # Connections of finished transactions kept per event loop for the next ones (concurrent writers queue for
 # SQLite's one write lock, each on its own connection).
 IDLE_WRITE_CONNECTIONS = 4
@@ -73,6 +80,12 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         super().__init__(*args, **kwargs)
         self._shared: dict[int, list[Any]] = {}
         self._in_flight: dict[int, int] = {}
+        # When each shared connection last made progress: took its first read after being idle, or
+        # finished one.
+        self._progress: dict[int, float] = {}
+        self._opening: dict[int, asyncio.Lock] = {}
+        # Per event loop, a connection used on the loop's own thread for `quick_read`.
+        self._quick: dict[int, sqlite3.Connection] = {}
         # Transactions' connections between two transactions, per event loop, with each one's busy timeout.
         self._idle_writers: dict[int, list[Any]] = {}
         self._busy_waits: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
@@ -90,22 +103,44 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         await connection.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         return connection
 
-    async def _shared_connection(self) -> Any:
-        loop = asyncio.get_running_loop()
-        pool = self._shared.setdefault(id(loop), [])
-        idle = min(pool, key=lambda c: self._in_flight.get(id(c), 0), default=None)
-        if idle is not None and (self._in_flight.get(id(idle), 0) == 0 or len(pool) >= READ_CONNECTIONS):
-            return idle
-        connection = await self._open_shared()
-        pool = self._shared.setdefault(id(loop), [])
+    def _held_up(self, connection: Any) -> bool:
+        """Whether the connection has reads in flight and finished none for READ_STALL_SECONDS."""
+        return (self._in_flight.get(id(connection), 0) > 0
+                and time.monotonic() - self._progress.get(id(connection), 0.0) > READ_STALL_SECONDS)
+
+    def _in_flight_on(self, connection: Any) -> int:
+        return self._in_flight.get(id(connection), 0)
+
+    def _choose_shared(self, loop_key: int) -> Any | None:
+        """The shared connection for the next read, or None when one should be opened for it first."""
+        pool = self._shared.get(loop_key, [])
+        if not pool:
+            return None
+        if not _long_read.get() and not self._held_up(pool[0]):
+            return pool[0]
+        spare = min(pool[1:], key=self._in_flight_on, default=None)
+        if spare is not None and self._in_flight_on(spare) == 0:
+            return spare
         if len(pool) >= READ_CONNECTIONS:
-            # Concurrent first queries each opened one while awaiting: keep those of the pool, close this one
-            # (every connection kept is in the pool, so that close_shared closes it: a connection left open
+            return min(pool, key=self._in_flight_on)
+        return None
+
+    async def _shared_connection(self) -> Any:
+        loop_key = id(asyncio.get_running_loop())
+        chosen = self._choose_shared(loop_key)
+        if chosen is not None:
+            return chosen
+        # Opened one at a time: the first reads of a worker wait for the connection being opened instead of
+        # each opening one of their own.
+        async with self._opening.setdefault(loop_key, asyncio.Lock()):
+            chosen = self._choose_shared(loop_key)
+            if chosen is not None:
+                return chosen
+            connection = await self._open_shared()
+            # Every connection opened is in the pool, so that close_shared closes it (a connection left open
             # would go on reading a replaced database file).
-            await connection.close()
-            return min(pool, key=lambda c: self._in_flight.get(id(c), 0))
-        pool.append(connection)
-        return connection
+            self._shared.setdefault(loop_key, []).append(connection)
+            return connection
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
                                      table: Any = None) -> Any:
@@ -114,6 +149,8 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
         key = id(connection)
+        if not self._in_flight.get(key):
+            self._progress[key] = time.monotonic()
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         try:
             # Executed and fetched in one step on the connection's thread: were statements of concurrent
@@ -124,6 +161,7 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             # Gone when the pool was closed meanwhile (a worker stopping with reads in flight).
             if key in self._in_flight:
                 self._in_flight[key] -= 1
+                self._progress[key] = time.monotonic()
 
     async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
                                           query_type: str = "generic", table: Any = None) -> Any:
@@ -163,10 +201,34 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             return
         await connection.close()
 
+    def read_on_loop(self, query: str, args: list[Any]) -> list[dict[str, Any]] | None:
+        """The rows of a read run on the event loop's own thread (see `quick_read`); None when the database
+        was busy (no waiting on the loop: the caller reads the usual way)."""
+        key = id(asyncio.get_running_loop())
+        connection = self._quick.get(key)
+        if connection is None:
+            # timeout=0: a read that would wait for a lock gives up at once instead of holding up the loop. Used
+            # on the loop's thread only; close_shared may close it from another.
+            connection = sqlite3.connect(**{**self.connection_kwargs, "timeout": 0, "check_same_thread": False})
+            connection.row_factory = dict_factory
+            self._quick[key] = connection
+        try:
+            # Fetched whole: the statement ends, and its read transaction with it (no old snapshot kept).
+            return connection.execute(query, args).fetchall()
+        except sqlite3.OperationalError as error:
+            if is_busy_error(error):
+                return None
+            raise
+
     async def close_shared(self) -> None:
+        for connection in self._quick.values():
+            connection.close()
+        self._quick = {}
         pools, self._shared = [*self._shared.values(), *self._idle_writers.values()], {}
         self._idle_writers = {}
         self._in_flight = {}
+        self._progress = {}
+        self._opening = {}
         for pool in pools:
             for connection in pool:
                 await connection.close()
@@ -272,6 +334,22 @@ def current_engine() -> Engine:
     return conf.DB
 
 
+async def quick_read(table: type[Table], sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of a read that takes microseconds (a row by its key, on every request): on SQLite, outside a
+    transaction, run on the event loop's thread, where handing it to a connection's thread and back cost far
+    more than the read (a 10 µs read against a round trip of 0.1 to 0.5 ms, longer under load); otherwise
+    (PostgreSQL, a transaction, a busy database) as `table.raw` runs it. `sql` takes `{}` placeholders."""
+    engine = table._meta.db
+    if isinstance(engine, SharedConnectionSQLiteEngine) and _current_tx.get() is None:
+        from piccolo.querystring import QueryString
+
+        query, values = QueryString(sql, *args).compile_string("sqlite")
+        rows = engine.read_on_loop(query, list(values))
+        if rows is not None:
+            return rows
+    return await table.raw(sql, *args)
+
+
 def is_sqlite() -> bool:
     return isinstance(current_engine(), SQLiteEngine)
 
@@ -373,6 +451,18 @@ def current_tx() -> Tx | None:
 
 
 _lock_wait: ContextVar[float] = ContextVar("registry_lock_wait", default=WRITE_LOCK_WAIT_SECONDS)
+_long_read: ContextVar[bool] = ContextVar("registry_long_read", default=False)
+
+
+@contextlib.contextmanager
+def long_read() -> Iterator[None]:
+    """The reads inside are expected to be long (a walk through much of a table): on SQLite they take a spare
+    connection, so that the short reads of other requests are not queued behind them (READ_CONNECTIONS)."""
+    token = _long_read.set(True)
+    try:
+        yield
+    finally:
+        _long_read.reset(token)
 
 
 def is_busy_error(error: BaseException) -> bool:

@@ -129,7 +129,7 @@ async def write_chained(entries: list[PendingEntry]) -> None:
 
 async def head() -> tuple[int, str]:
     """The chain's head (its last seq and hash): it moves with every committed change of registry data."""
-    rows = await AuditHead.raw("SELECT seq, hash FROM audit_head WHERE id = 1")
+    rows = await db.quick_read(AuditHead, "SELECT seq, hash FROM audit_head WHERE id = 1")
     return (int(rows[0]["seq"]), rows[0]["hash"]) if rows else (0, "")
 
 
