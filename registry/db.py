@@ -103,13 +103,13 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
         await connection.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         return connection
 
-    def _held_up(self, connection: Any) -> bool:
-        """Whether the connection has reads in flight and finished none for READ_STALL_SECONDS."""
-        return (self._in_flight.get(id(connection), 0) > 0
-                and time.monotonic() - self._progress.get(id(connection), 0.0) > READ_STALL_SECONDS)
-
     def _in_flight_on(self, connection: Any) -> int:
         return self._in_flight.get(id(connection), 0)
+
+    def _held_up(self, connection: Any) -> bool:
+        """Whether the connection has reads in flight and finished none for READ_STALL_SECONDS."""
+        return (self._in_flight_on(connection) > 0
+                and time.monotonic() - self._progress.get(id(connection), 0.0) > READ_STALL_SECONDS)
 
     def _choose_shared(self, loop_key: int) -> Any | None:
         """The shared connection for the next read, or None when one should be opened for it first."""
@@ -149,9 +149,9 @@ class SharedConnectionSQLiteEngine(SQLiteEngine):
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await self._shared_connection()
         key = id(connection)
-        if not self._in_flight.get(key):
+        if not self._in_flight_on(connection):
             self._progress[key] = time.monotonic()
-        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        self._in_flight[key] = self._in_flight_on(connection) + 1
         try:
             # Executed and fetched in one step on the connection's thread: were statements of concurrent
             # requests left open between the two, the connection would stay inside one read transaction and
