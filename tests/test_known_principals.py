@@ -3,6 +3,7 @@ is, whichever process made it, nor past their credential's end."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from registry.auth.known import MAX_AGE, Known, KnownPrincipals
 from registry.auth.principal import Principal
 from registry.settings import Settings
 from registry.timeutil import now
-from tests.helpers import registry_command, sign_in
+from tests.helpers import SYSTEM, registry_command, sign_in
 from tests.live_server import clean_env
 
 TIMEOUT = 120
@@ -91,3 +92,45 @@ async def test_a_role_granted_through_the_api_counts_at_once(client, province) -
                                 headers=province.auth("admin"))
     assert granted.status_code in (200, 201), granted.text
     assert (await client.get("/api/v1/inbox", headers=province.auth("city_staff"))).status_code == 200
+
+
+async def test_a_burst_of_requests_with_a_new_token_reads_it_once_and_notes_its_use_once(client, province,
+                                                                                       monkeypatch) -> None:
+    """The first requests of a new token, arriving together, wait for one read of it and write its last use
+    once: each writing it would queue them all for SQLite's write lock."""
+    from registry import db
+    from registry.auth import service as auth
+    from registry.auth.tables import ApiToken
+
+    token, _row = await auth.create_token(SYSTEM, "city_clerk", name="burst")
+    reads, notes = [], []
+    real_read, real_note = auth._read_token, db.best_effort
+
+    async def counted_read(*args):
+        reads.append(args)
+        return await real_read(*args)
+
+    async def counted_note(write, what):
+        notes.append(what)
+        await real_note(write, what)
+
+    monkeypatch.setattr(auth, "_read_token", counted_read)
+    monkeypatch.setattr(db, "best_effort", counted_note)
+    answers = await asyncio.gather(*(client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+                                     for _ in range(20)))
+    assert [answer.status_code for answer in answers] == [200] * 20
+    assert {answer.json()["username"] for answer in answers} == {"city_clerk"}
+    assert len(reads) == 1 and notes == ["token last use"]
+    row = await ApiToken.select(ApiToken.last_used_at).where(ApiToken.token_hash == auth.digest(token)).first()
+    assert row["last_used_at"] is not None
+
+
+async def test_requests_sharing_a_read_of_a_refused_token_are_all_refused(client, province) -> None:
+    from registry.auth import service as auth
+
+    token, row = await auth.create_token(SYSTEM, "city_clerk", name="revoked at once")
+    await auth.revoke_token(SYSTEM, row["id"])
+    answers = await asyncio.gather(*(client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+                                     for _ in range(10)))
+    assert [answer.status_code for answer in answers] == [401] * 10
+    assert all("revoked" in answer.json()["detail"] for answer in answers)

@@ -15,7 +15,8 @@ principal is used longer than that without being read again.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +56,8 @@ class KnownPrincipals:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._capacity = capacity
         self._entries: dict[str, Known] = {}
+        # Reads in progress, by credential and state of the data.
+        self._reading: dict[tuple[str, Hashable], asyncio.Future[Known | None]] = {}
 
     def get(self, key: str, marker: Hashable, moment: datetime) -> Known | None:
         known = self._entries.get(key)
@@ -71,6 +74,34 @@ class KnownPrincipals:
             # Dicts keep insertion order: the first key is the one remembered longest ago.
             del self._entries[next(iter(self._entries))]
         self._entries[key] = known
+
+    async def read_once(self, key: str, marker: Hashable, read: Callable[[], Awaitable[Known | None]]) -> Known | None:
+        """The principal `read` finds (None: the credential does not act), kept for the next requests. Requests
+        with the same credential arriving while it is being read wait for that read instead of each making
+        their own: a client's burst of requests (the first ones of a new token, or any after a change of data)
+        reads the credential once, and so writes down its last use once, not once per request (32 such writes
+        queued for SQLite's write lock held a worker's requests for seconds)."""
+        reading_key = (key, marker)
+        reading = self._reading.get(reading_key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_and_keep(key, read))
+            self._reading[reading_key] = reading
+            reading.add_done_callback(lambda done: self._read_finished(reading_key, done))
+        # Shielded: a request that goes away (its client disconnected) does not cancel the others' read.
+        return await asyncio.shield(reading)
+
+    async def _read_and_keep(self, key: str, read: Callable[[], Awaitable[Known | None]]) -> Known | None:
+        known = await read()
+        if known is not None:
+            self.put(key, known)
+        return known
+
+    def _read_finished(self, reading_key: tuple[str, Hashable], done: asyncio.Future[Known | None]) -> None:
+        if self._reading.get(reading_key) is done:
+            del self._reading[reading_key]
+        if not done.cancelled():
+            # Retrieved here, so that a refusal nobody waited for any more is not reported as never retrieved.
+            done.exception()
 
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)

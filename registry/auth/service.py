@@ -480,10 +480,10 @@ async def _known_principal(known_ones: KnownPrincipals, key: str,
     moment = now()
     known = known_ones.get(key, marker, moment)
     if known is None:
-        known = await read(key, marker, moment)
+        known = await known_ones.read_once(key, marker, lambda: read(key, marker, moment))
         if known is None:
             return None
-        known_ones.put(key, known)
+    # Requests that shared the read share `known`: the first one here writes down the use for all of them.
     if moment - known.touched_at > touch_interval:
         credential_id, known.touched_at = known.credential_id, moment
         await db.best_effort(lambda: table.update({touched_column: moment}).where(table.id == credential_id), what)
