@@ -7,6 +7,7 @@ ordinary index; PostgreSQL serves `LIKE '/1/6/%'` from the path's `text_pattern_
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import re
 import time
@@ -23,22 +24,37 @@ WIDE_SHARE = 0.02
 MOST_OF_THE_TREE = 0.5
 _agency_paths: list[str] = []
 _agency_paths_loaded = -AGENCY_PATHS_MAX_AGE
+# The read of the paths in progress, which the requests arriving meanwhile wait for.
+_loading: asyncio.Future[None] | None = None
 
 
 async def refresh_agency_paths() -> None:
-    global _agency_paths, _agency_paths_loaded
+    """Read the paths again when they are older than AGENCY_PATHS_MAX_AGE. Requests arriving while they are
+    read wait for that read: answered at once with no paths, the first requests of a worker asked SQLite
+    for the province's certificates agency by agency, a second and a half each at a million, where the
+    list in its order takes milliseconds."""
+    global _loading
     if time.monotonic() - _agency_paths_loaded < AGENCY_PATHS_MAX_AGE:
         return
+    if _loading is None or _loading.done():
+        _loading = asyncio.ensure_future(_load_agency_paths())
+    # Shielded: a request that goes away does not cancel the read the others wait for.
+    await asyncio.shield(_loading)
+
+
+async def _load_agency_paths() -> None:
+    global _agency_paths, _agency_paths_loaded
     from registry.agencies.tables import Agency
 
-    _agency_paths_loaded = time.monotonic()
+    started = time.monotonic()
     _agency_paths = sorted(row["path"] for row in await Agency.raw("SELECT path FROM agency"))
+    _agency_paths_loaded = started
 
 
 def forget_agency_paths() -> None:
     """The next refresh reads the paths again, however recent (a database put back in place, in tests)."""
-    global _agency_paths, _agency_paths_loaded
-    _agency_paths, _agency_paths_loaded = [], -AGENCY_PATHS_MAX_AGE
+    global _agency_paths, _agency_paths_loaded, _loading
+    _agency_paths, _agency_paths_loaded, _loading = [], -AGENCY_PATHS_MAX_AGE, None
 
 
 def agencies_within(paths: Iterable[str] | None) -> int | None:

@@ -69,3 +69,29 @@ async def test_a_leaf_is_a_small_subtree_and_the_root_is_not(generated) -> None:
     assert subtree.is_small_subtree(root["path"]) is False
     subtree.forget_agency_paths()
     assert subtree.is_small_subtree(leaf["path"]) is False  # unknown until the paths are read
+
+
+async def test_requests_arriving_while_the_agency_paths_are_read_wait_for_them(generated, monkeypatch) -> None:
+    """A worker's first requests arrive together: each must choose its plan knowing the tree (told "no paths",
+    the province's list was read agency by agency, seconds at national scale), and the paths are read once."""
+    import asyncio
+
+    agencies, _rows = generated
+    subtree.forget_agency_paths()
+    reads = []
+    real_raw = Agency.raw
+
+    def counted_raw(sql, *args):
+        if sql == "SELECT path FROM agency":
+            reads.append(sql)
+        return real_raw(sql, *args)
+
+    monkeypatch.setattr(Agency, "raw", counted_raw)
+
+    async def known_agencies() -> int | None:
+        await subtree.refresh_agency_paths()
+        return subtree.agencies_within(None)
+
+    seen = await asyncio.gather(*(known_agencies() for _ in range(6)))
+    assert seen == [len(agencies)] * 6
+    assert len(reads) == 1
