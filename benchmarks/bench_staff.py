@@ -10,7 +10,8 @@ requests). Generated databases are kept under --data-dir (SQLite files) or as Po
 `registry_bench_<size>` on --postgres-url's server, and reused by later runs (the server applies any new
 migration when it starts).
 
-Measured, for each engine, size and worker count: `/api/v1/me`, the inbox (page and API), certificate
+Measured, for each engine, size and worker count: first, the slowest of 32 requests sent at once to the
+just-started worker with a new token (its first burst); then `/api/v1/me`, the inbox (page and API), certificate
 and request lists with their filters (agency subtree, status, expiring, text search), a request's page,
 the agency page — requests/s, p99, share of the bare rate beside its target; then certificate import
 (bundles of 20 over HTTP) against parsing alone (the registry's own parser, in this process), a
@@ -56,6 +57,10 @@ BULK_TARGET = 10.0
 SLOWDOWN_TARGET = 1.5
 TWO_WORKERS_TARGET = 1.8
 MEMORY_TARGET = 2.0
+# A worker's first requests, all at once (a new token, nothing read yet): none may wait this long. Each
+# measured path is asked for once before it is measured, which hides what its first burst costs.
+FIRST_BURST = 32
+FIRST_BURST_TARGET_MS = 1000.0
 
 
 @dataclass
@@ -276,6 +281,21 @@ async def decision_costs(base_url: str, token: str, ids: list[int]) -> tuple[flo
     return bulk_ms, single_ms
 
 
+async def first_burst(base_url: str, case: Case) -> float:
+    """Milliseconds the slowest of FIRST_BURST requests for `case` took, sent at once to a worker that has
+    answered nothing but its readiness check."""
+    limits = httpx.Limits(max_connections=FIRST_BURST)
+    async with httpx.AsyncClient(base_url=base_url, headers=case.headers, timeout=300, limits=limits) as client:
+        async def one() -> float:
+            started = time.perf_counter()
+            response = await client.get(case.path)
+            if response.status_code != 200:
+                raise RuntimeError(f"first burst: {case.path} answers {response.status_code}")
+            return 1000 * (time.perf_counter() - started)
+
+        return max(await asyncio.gather(*(one() for _ in range(FIRST_BURST))))
+
+
 def worker_memory_mb(server: harness.Server) -> float:
     """The largest resident set among the server's processes (granian's workers are its children)."""
     output = subprocess.run(["ps", "-o", "rss=", "-g", str(server.process.pid)], capture_output=True, text=True,
@@ -293,6 +313,7 @@ class Run:
     size: Size
     workers: int
     results: list[Result]
+    first_burst_ms: float = 0.0  # the slowest of a new worker's first requests (FIRST_BURST at once)
     memory_mb: float = 0.0  # a worker after every path was asked for, many times
     empty_memory_mb: float = 0.0  # the same worker just started, before any request but the readiness check
     extra: dict[str, Any] | None = None
@@ -304,6 +325,9 @@ def measure_run(engine: str, size: Size, workers: int, prepared: Prepared, optio
     with harness.registry_server(env, workers=workers, log_dir=log_dir) as registry, \
             harness.bare_server(workers=workers, log_dir=log_dir) as bare:
         empty_memory = worker_memory_mb(registry)
+        burst_case = next(case for case in cases(prepared) if case.label == "certificates (operator)")
+        burst_ms = asyncio.run(first_burst(registry.base_url, burst_case))
+        console.log(f"first {FIRST_BURST} requests at once ({burst_case.label}): slowest {burst_ms:,.0f} ms")
         results = harness.measure(registry, bare, cases(prepared), duration=options.duration, rounds=options.rounds,
                                   progress=console)
         memory = worker_memory_mb(registry)
@@ -318,7 +342,7 @@ def measure_run(engine: str, size: Size, workers: int, prepared: Prepared, optio
                 extra["bulk_ms"], extra["single_ms"] = asyncio.run(
                     decision_costs(registry.base_url, prepared.tokens["root_head"], prepared.decidable))
             console.log(f"writes: {extra}")
-    return Run(engine, size, workers, results, memory, empty_memory, extra)
+    return Run(engine, size, workers, results, burst_ms, memory, empty_memory, extra)
 
 
 def print_run(console: Console, run: Run) -> None:
@@ -326,6 +350,9 @@ def print_run(console: Console, run: Run) -> None:
              f"{run.size.certificates:,} certificates / {run.size.requests:,} requests — worker memory "
              f"{run.memory_mb:,.0f} MB ({run.empty_memory_mb:,.0f} MB just started)")
     console.print(harness.results_table(title, run.results))
+    met = "[green]✓[/]" if run.first_burst_ms <= FIRST_BURST_TARGET_MS else "[red]✗[/]"
+    console.print(f"first {FIRST_BURST} requests at once to a new worker (certificates, operator): slowest "
+                  f"{run.first_burst_ms:,.0f} ms (target ≤ {FIRST_BURST_TARGET_MS:,.0f} ms) {met}")
     if run.extra:
         table = Table(title=f"{run.engine}: writes", title_justify="left")
         for column in ("measure", "figure", "ratio", "target", ""):
