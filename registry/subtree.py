@@ -29,15 +29,18 @@ _loading: asyncio.Future[None] | None = None
 
 
 async def refresh_agency_paths() -> None:
-    """Read the paths again when they are older than AGENCY_PATHS_MAX_AGE. Requests arriving while they are
-    read wait for that read: answered at once with no paths, the first requests of a worker asked SQLite
-    for the province's certificates agency by agency, a second and a half each at a million, where the
-    list in its order takes milliseconds."""
+    """Read the paths again when they are older than AGENCY_PATHS_MAX_AGE. While they are being read, the
+    other requests go on with the paths read before, or wait for the read when there are none yet:
+    answered at once with no paths, the first requests of a worker asked SQLite for the province's
+    certificates agency by agency, a second and a half each at a million, where the list in its order
+    takes milliseconds."""
     global _loading
     if time.monotonic() - _agency_paths_loaded < AGENCY_PATHS_MAX_AGE:
         return
     if _loading is None or _loading.done():
         _loading = asyncio.ensure_future(_load_agency_paths())
+    elif _agency_paths:
+        return
     # Shielded: a request that goes away does not cancel the read the others wait for.
     await asyncio.shield(_loading)
 

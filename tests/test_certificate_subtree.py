@@ -95,3 +95,28 @@ async def test_requests_arriving_while_the_agency_paths_are_read_wait_for_them(g
     seen = await asyncio.gather(*(known_agencies() for _ in range(6)))
     assert seen == [len(agencies)] * 6
     assert len(reads) == 1
+
+
+async def test_while_the_paths_are_read_again_requests_go_on_with_those_read_before(generated, monkeypatch) -> None:
+    import asyncio
+
+    agencies, _rows = generated
+    await subtree.refresh_agency_paths()
+    monkeypatch.setattr(subtree, "_agency_paths_loaded", subtree._agency_paths_loaded - subtree.AGENCY_PATHS_MAX_AGE)
+    release = asyncio.Event()
+    real_raw = Agency.raw
+
+    async def slow_paths(sql, *args):
+        await release.wait()
+        return await real_raw(sql, *args)
+
+    monkeypatch.setattr(Agency, "raw", slow_paths)
+    reading = asyncio.ensure_future(subtree.refresh_agency_paths())
+    await asyncio.sleep(0)
+    # Another request meanwhile: answered with the paths read before, without waiting for the read.
+    await asyncio.wait_for(subtree.refresh_agency_paths(), timeout=5)
+    assert subtree.agencies_within(None) == len(agencies)
+    assert not reading.done()
+    release.set()
+    await reading
+    assert subtree.agencies_within(None) == len(agencies)
