@@ -441,13 +441,13 @@ def main() -> None:
                 size = sizes[size_label]
                 database_url, data_dir = ensure_data(engine, size, options, console)
                 prepared = asyncio.run(prepare(database_url, data_dir))
-                for workers in ((1, 2) if engine == "postgresql" else (1,)):
+                # Two workers first: the writes (imports, decisions) come with the last run, so that both
+                # worker counts read the same data (decided requests leave the heads' inboxes).
+                for workers in ((2, 1) if engine == "postgresql" else (1,)):
                     run = measure_run(engine, size, workers, prepared, options, console, with_writes=workers == 1,
                                       log_dir=Path(logs))
                     print_run(console, run)
                     runs.append(run)
-                    # Decisions used up: the next run decides others.
-                    prepared.decidable = []
     print_comparisons(console, runs)
 
 
