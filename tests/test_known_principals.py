@@ -134,3 +134,33 @@ async def test_requests_sharing_a_read_of_a_refused_token_are_all_refused(client
                                      for _ in range(10)))
     assert [answer.status_code for answer in answers] == [401] * 10
     assert all("revoked" in answer.json()["detail"] for answer in answers)
+
+
+async def test_what_is_derived_for_a_principal_is_read_once_by_requests_arriving_together() -> None:
+    principal = Principal(user_id=1, username="a", via="token")
+    reads = []
+
+    async def read() -> list[str]:
+        reads.append(1)
+        await asyncio.sleep(0.01)
+        return ["đơn vị"]
+
+    answers = await asyncio.gather(*(principal.derive_read("options", read) for _ in range(8)))
+    assert answers == [["đơn vị"]] * 8 and len(reads) == 1
+    assert await principal.derive_read("options", read) == ["đơn vị"] and len(reads) == 1
+
+
+async def test_a_derived_read_that_failed_is_tried_again() -> None:
+    principal = Principal(user_id=1, username="a", via="token")
+    attempts = []
+
+    async def read() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the database went away")
+        return 7
+
+    failed = await asyncio.gather(principal.derive_read("count", read), principal.derive_read("count", read),
+                                  return_exceptions=True)
+    assert all(isinstance(answer, RuntimeError) for answer in failed) and len(attempts) == 1
+    assert await principal.derive_read("count", read) == 7 and len(attempts) == 2
