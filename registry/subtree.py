@@ -7,12 +7,13 @@ ordinary index; PostgreSQL serves `LIKE '/1/6/%'` from the path's `text_pattern_
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import re
 import time
 from collections.abc import Iterable
 from typing import Any
+
+from registry.shared_reads import SharedReads
 
 # Every agency's path, sorted, to tell a wide subtree from a narrow one without a query (see
 # `_agency_among`); refreshed by `refresh_agency_paths` at most every AGENCY_PATHS_MAX_AGE seconds. Stale
@@ -24,8 +25,8 @@ WIDE_SHARE = 0.02
 MOST_OF_THE_TREE = 0.5
 _agency_paths: list[str] = []
 _agency_paths_loaded = -AGENCY_PATHS_MAX_AGE
-# The read of the paths in progress, which the requests arriving meanwhile wait for.
-_loading: asyncio.Future[None] | None = None
+# The read of the paths in progress, which the requests arriving meanwhile may wait for.
+_reads = SharedReads()
 
 
 async def refresh_agency_paths() -> None:
@@ -34,15 +35,11 @@ async def refresh_agency_paths() -> None:
     answered at once with no paths, the first requests of a worker asked SQLite for the province's
     certificates agency by agency, a second and a half each at a million, where the list in its order
     takes milliseconds."""
-    global _loading
     if time.monotonic() - _agency_paths_loaded < AGENCY_PATHS_MAX_AGE:
         return
-    if _loading is None or _loading.done():
-        _loading = asyncio.ensure_future(_load_agency_paths())
-    elif _agency_paths:
+    if _agency_paths and _reads.in_progress("paths"):
         return
-    # Shielded: a request that goes away does not cancel the read the others wait for.
-    await asyncio.shield(_loading)
+    await _reads.once("paths", _load_agency_paths)
 
 
 async def _load_agency_paths() -> None:
@@ -56,8 +53,9 @@ async def _load_agency_paths() -> None:
 
 def forget_agency_paths() -> None:
     """The next refresh reads the paths again, however recent (a database put back in place, in tests)."""
-    global _agency_paths, _agency_paths_loaded, _loading
-    _agency_paths, _agency_paths_loaded, _loading = [], -AGENCY_PATHS_MAX_AGE, None
+    global _agency_paths, _agency_paths_loaded
+    _agency_paths, _agency_paths_loaded = [], -AGENCY_PATHS_MAX_AGE
+    _reads.clear()
 
 
 def agencies_within(paths: Iterable[str] | None) -> int | None:

@@ -15,12 +15,12 @@ principal is used longer than that without being read again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from registry.auth.principal import Principal
+from registry.shared_reads import SharedReads
 
 # Credentials remembered per worker; past this many the oldest are forgotten first (one entry is well under
 # a kilobyte, and a province has a few thousand staff).
@@ -57,7 +57,7 @@ class KnownPrincipals:
         self._capacity = capacity
         self._entries: dict[str, Known] = {}
         # Reads in progress, by credential and state of the data.
-        self._reading: dict[tuple[str, Hashable], asyncio.Future[Known | None]] = {}
+        self._reads = SharedReads()
 
     def get(self, key: str, marker: Hashable, moment: datetime) -> Known | None:
         known = self._entries.get(key)
@@ -81,14 +81,7 @@ class KnownPrincipals:
         their own: a client's burst of requests (the first ones of a new token, or any after a change of data)
         reads the credential once, and so writes down its last use once, not once per request (32 such writes
         queued for SQLite's write lock held a worker's requests for seconds)."""
-        reading_key = (key, marker)
-        reading = self._reading.get(reading_key)
-        if reading is None:
-            reading = asyncio.ensure_future(self._read_and_keep(key, read))
-            self._reading[reading_key] = reading
-            reading.add_done_callback(lambda done: self._read_finished(reading_key, done))
-        # Shielded: a request that goes away (its client disconnected) does not cancel the others' read.
-        return await asyncio.shield(reading)
+        return await self._reads.once((key, marker), lambda: self._read_and_keep(key, read))
 
     async def _read_and_keep(self, key: str, read: Callable[[], Awaitable[Known | None]]) -> Known | None:
         known = await read()
@@ -96,18 +89,12 @@ class KnownPrincipals:
             self.put(key, known)
         return known
 
-    def _read_finished(self, reading_key: tuple[str, Hashable], done: asyncio.Future[Known | None]) -> None:
-        if self._reading.get(reading_key) is done:
-            del self._reading[reading_key]
-        if not done.cancelled():
-            # Retrieved here, so that a refusal nobody waited for any more is not reported as never retrieved.
-            done.exception()
-
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._reads.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from registry.shared_reads import SharedReads
 
 T = TypeVar("T")
 
@@ -39,8 +40,8 @@ class Principal:
     # is. A principal known between requests is read anew once the registry's data has changed
     # (auth/known.py), and this with it.
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    # `derive_read`'s reads in progress, by key.
-    reading: dict[str, asyncio.Future[Any]] = field(default_factory=dict, compare=False, repr=False)
+    # `derive_read`'s reads in progress.
+    reads: SharedReads = field(default_factory=SharedReads, compare=False, repr=False)
 
     def derive(self, key: str, build: Callable[[], T]) -> T:
         """`derived[key]`, built by `build` the first time it is asked for (None included)."""
@@ -52,21 +53,9 @@ class Principal:
         """`derive` for what is read from the database: awaited the first time it is asked for. Requests of
         the principal asking for it while it is being read wait for that read (a burst of a user's first
         requests reads it once); a read that failed is tried again by the next request."""
-        if key in self.derived:
-            return self.derived[key]
-        pending = self.reading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(read())
-            self.reading[key] = pending
-            pending.add_done_callback(lambda done: self._read_done(key, done))
-        # Shielded: a request that goes away does not cancel the read the others wait for.
-        return await asyncio.shield(pending)
-
-    def _read_done(self, key: str, done: asyncio.Future[Any]) -> None:
-        if self.reading.get(key) is done:
-            del self.reading[key]
-        if not done.cancelled() and done.exception() is None:
-            self.derived[key] = done.result()
+        if key not in self.derived:
+            self.derived[key] = await self.reads.once(key, read)
+        return self.derived[key]
 
     @property
     def label(self) -> str:
