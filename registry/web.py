@@ -3,7 +3,6 @@ menu entries, counters and sections come from the domains the application was bu
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from registry.auth.permissions import ROLE_LABELS, may
 from registry.auth.principal import Principal
 from registry.domains import Domains, NavItem, PageSection
 from registry.http import current_principal
+from registry.shared_reads import SharedReads
 
 
 def domains_of(connection: ASGIConnection) -> Domains:
@@ -47,12 +47,12 @@ def page_context(request: Request) -> dict[str, Any]:
 # The to-do count every page shows is a few counting queries over the whole subtree (tens of
 # milliseconds at national scale): kept per user for a few seconds, and recomputed at once when this
 # process has written anything since (the user's own decisions show immediately; another worker's
-# within TODO_COUNT_SECONDS). One computation per user at a time: the requests that arrive meanwhile
-# wait for it rather than each counting again (thirty-two pages at once recounting stalled a worker).
+# within TODO_COUNT_SECONDS). One computation per user at a time (shared_reads.py): the requests that arrive
+# meanwhile wait for it rather than each counting again (thirty-two pages at once recounting stalled a worker).
 TODO_COUNT_SECONDS = 5.0
 MAX_KEPT_TODO_COUNTS = 10_000
 _todo_counts: dict[tuple[Any, ...], tuple[float, int, int]] = {}
-_todo_counting: dict[tuple[Any, ...], asyncio.Future[int]] = {}
+_todo_counting = SharedReads()
 
 
 async def todo_count(domains: Domains, principal: Principal | None) -> int:
@@ -63,29 +63,17 @@ async def todo_count(domains: Domains, principal: Principal | None) -> int:
     kept = _todo_counts.get(key)
     if kept is not None and kept[0] > time.monotonic() and kept[1] == generation:
         return kept[2]
-    counting = _todo_counting.get((*key, generation))
-    if counting is not None:
-        try:
-            return await asyncio.shield(counting)
-        except asyncio.CancelledError:
-            if not counting.cancelled():
-                raise  # this request itself was cancelled
-            # The request that was counting went away (its client left): count here instead.
-    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    _todo_counting[(*key, generation)] = future
-    try:
-        total = 0
-        for counter in domains.todo_counters:
-            total += await counter(principal, domains)
-    except BaseException:
-        future.cancel()  # the waiters count for themselves (an error would reach them there)
-        raise
-    finally:
-        _todo_counting.pop((*key, generation), None)
-    future.set_result(total)
+    total = await _todo_counting.once((*key, generation), lambda: _count_todo(domains, principal))
     if len(_todo_counts) >= MAX_KEPT_TODO_COUNTS:
         _todo_counts.clear()
     _todo_counts[key] = (time.monotonic() + TODO_COUNT_SECONDS, generation, total)
+    return total
+
+
+async def _count_todo(domains: Domains, principal: Principal) -> int:
+    total = 0
+    for counter in domains.todo_counters:
+        total += await counter(principal, domains)
     return total
 
 
