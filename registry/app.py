@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+import markupsafe
 import msgspec
 from litestar import Litestar, Router, get
 from litestar.datastructures import State
@@ -73,14 +74,41 @@ def api_router(domains: Domains) -> Router:
 # Every name a dict answers as an attribute (its methods, and object's): for these, `row.name` in a
 # template means the attribute, as Jinja has it; any other name can only be a key.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+# markupsafe's escaping of a str into a str, under `markupsafe.escape` (a C function since markupsafe 3.0).
+_escape_text = getattr(markupsafe, "_escape_inner", None) or (lambda text: str(markupsafe.escape(text)))
+
+
+def _escaped_output(value: Any) -> str:
+    """What `{{ value }}` writes to a page: markupsafe's escaping (its own C function) without the `Markup`
+    object `markupsafe.escape` wraps every value in. A value written out is only ever joined with the rest of
+    the output; Jinja wraps what it captures (macros, `{% set %}` blocks, call and filter blocks) in Markup
+    itself. That wrapping was half of a 100-row table's rendering (760 µs against 350 µs), the same HTML."""
+    if type(value) is str:
+        return _escape_text(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return _escape_text(str(value))
+
+
+class PageTemplate(jinja2.Template):
+    @classmethod
+    def from_code(cls, environment: jinja2.Environment, code: Any, globals: Any, uptodate: Any = None) -> Any:
+        template = super().from_code(environment, code, globals, uptodate)
+        # Every function of a compiled template reads `escape` from the template module's namespace, where
+        # Jinja's code imported markupsafe's; Jinja calls it for output alone (`{{ … }}`).
+        template.root_render_func.__globals__["escape"] = _escaped_output
+        return template
 
 
 class PageEnvironment(jinja2.Environment):
-    """Jinja with a shorter way to `row.name` when the row is a dict, as almost every row a page shows is.
+    """Jinja with a shorter way to `row.name` when the row is a dict, as almost every row a page shows is,
+    and templates that write escaped values without wrapping each in Markup (`PageTemplate`).
 
     Jinja asks for the attribute first and for the key only after the AttributeError; that exception, raised
     for every cell of a 100-row table, was a quarter of the certificates page's rendering. Same answers:
     the names a dict has as attributes still go Jinja's way."""
+
+    template_class = PageTemplate
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
