@@ -27,6 +27,7 @@ from typing import Any
 from registry import db
 from registry.audit.service import canonical_json, entry_hash
 from registry.audit.tables import AuditEntry, AuditHead
+from registry.certs import service as certs
 from registry.errors import Invalid
 from registry.text import fold
 from registry.timeutil import now
@@ -315,20 +316,23 @@ async def generate(size: Size, *, seed: int = 1, password_hash: str = "",
 
 
 async def _set_aside_text_indexes() -> list[str]:
-    """Drop the trigram indexes (PostgreSQL) or the triggers that keep the text table (SQLite) for the load,
-    returning the statements that build them again: built once over the loaded rows they cost a fraction of
-    their upkeep row by row (a fifth more time at 40,000 certificates). Within the generation's transaction: a
-    failure leaves them as they were."""
+    """Drop the trigram indexes (PostgreSQL) or the triggers that keep the name ranks and their text table
+    (SQLite) for the load, returning the statements that build them again: built once over the loaded rows
+    they cost a fraction of their upkeep row by row (a fifth more time at 40,000 certificates; ranking a
+    million certificates one by one, each between its neighbours, would take far longer than ranking them
+    all at once). Within the generation's transaction: a failure leaves them as they were."""
     if db.is_sqlite():
-        triggers = await AuditEntry.raw("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                        "AND tbl_name = 'certificate' AND name LIKE 'certificate_search_%'")
+        # The triggers that rank each new certificate in the name order and index its search key.
+        triggers = await AuditEntry.raw(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('certificate', {}) "
+            "AND name LIKE {}", certs.NAME_RANKS, f"{certs.NAME_RANKS}_%")
         if not triggers:  # no text table (no FTS5 trigram tokenizer in this SQLite)
             return []
         for row in triggers:
             await AuditEntry.raw(f'DROP TRIGGER "{row["name"]}"')
-        # The table holds no copy of the text (content='certificate'): a rebuild reads every search key again.
-        return [*(row["sql"] for row in triggers),
-                "INSERT INTO certificate_search (certificate_search) VALUES ('rebuild')"]
+        # Ranked at once, spaced as the migration spaces them; the text index then reads every key again.
+        return [certs.FILL_NAME_RANKS, f"INSERT INTO {certs.TEXT_TABLE} ({certs.TEXT_TABLE}) VALUES ('rebuild')",
+                *(row["sql"] for row in triggers)]
     rows = await AuditEntry.raw("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
                                 "AND tablename = 'certificate' AND indexdef LIKE '%gin_trgm_ops%'")
     for row in rows:

@@ -1,10 +1,12 @@
 """The certificate search reads the same rows in the same order whichever way it reads them: walking the name
-index in order, or (few matches) taking the matches from the text index (PostgreSQL's trigram index, SQLite's
-FTS5 table) and sorting them. On generated data, every page of a set of searches, both ways, against a plain
-Python filter of all rows; and SQLite's FTS5 table kept in step with the certificates."""
+index in order; taking the few matches from PostgreSQL's trigram index and sorting them; or reading them from
+SQLite's FTS5 table in the name order (its rowid is each certificate's rank in that order). On generated data,
+every page of a set of searches, each way, against a plain Python filter of all rows; and SQLite's ranks and
+text table kept in step with the certificates, including where the ranks leave no room."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 import pytest
@@ -51,12 +53,30 @@ async def generated(migrated: str) -> list[dict]:
     return await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after)
 
 
-@pytest.mark.parametrize("by_index", [False, True], ids=["ordered walk", "text index"])
-async def test_search_pages_match_a_plain_filter_either_way(generated, monkeypatch, by_index: bool) -> None:
-    async def decided(words: list[str]) -> bool:
-        return by_index
+async def every_page_for(actor, q: str, limit: int, **filters) -> list[dict]:
+    rows: list[dict] = []
+    cursor = None
+    while True:
+        page = await certs.list_certificates_page(actor, q=q, limit=limit, cursor=cursor, **filters)
+        rows.extend(page.items)
+        if page.next_cursor is None:
+            return rows
+        assert len(page.items) == limit
+        cursor = page.next_cursor
 
-    monkeypatch.setattr(certs, "_few_matches", decided)
+
+def text_index_way() -> str:
+    return certs.RANKED if db.is_sqlite() else certs.INDEX
+
+
+@pytest.mark.parametrize("through_text_index", [False, True], ids=["ordered walk", "text index"])
+async def test_search_pages_match_a_plain_filter_either_way(generated, monkeypatch, through_text_index: bool) -> None:
+    async def decided(words: list[str], *, in_name_order: bool, wide: bool) -> str:
+        if not in_name_order or not certs._indexed_words(words):
+            return certs.WALK
+        return text_index_way() if through_text_index else certs.WALK
+
+    monkeypatch.setattr(certs, "_search_path", decided)
     # The data holds matches to page through: several pages of a common word, some of a name.
     assert len(expected(generated, "van")) > 50 and expected(generated, "nguyen van")
     for q in QUERIES:
@@ -66,61 +86,175 @@ async def test_search_pages_match_a_plain_filter_either_way(generated, monkeypat
             assert got == want, (q, limit)
 
 
-async def test_the_planner_is_asked_only_with_a_text_index(generated) -> None:
-    # Words too short for trigrams never take the index way.
-    assert await certs._few_matches(["a", "le"]) is False
-    assert await certs._few_matches([]) is False
+async def test_the_text_index_is_read_only_where_it_can_answer(generated, monkeypatch) -> None:
+    # Words too short for trigrams, other orders and fingerprints never take the text index.
+    assert await certs._search_path(["a", "le"], in_name_order=True, wide=True) == certs.WALK
+    assert await certs._search_path([], in_name_order=True, wide=True) == certs.WALK
+    assert await certs._search_path(["nguyen"], in_name_order=False, wide=True) == certs.WALK
     if db.is_sqlite():
-        # The FTS5 table counts the matches: none, or few, are read through it; many are met in the walk.
-        assert await certs._few_matches(["khongcogi"]) is True
-        assert await certs._few_matches(["nguyen", "van"]) is (len(expected(generated, "nguyen van"))
-                                                                 <= certs.TEXT_TABLE_MAX_MATCHES)
+        # A wide list reads every search with a word of three letters from the ranked table; a narrow one
+        # only when the words match few certificates in all.
+        assert await certs._search_path(["nguyen", "a"], in_name_order=True, wide=True) == certs.RANKED
+        assert await certs._search_path(["khongcogi"], in_name_order=True, wide=False) == certs.RANKED
+        monkeypatch.setattr(certs, "TEXT_TABLE_MAX_MATCHES", 3)
+        assert len(expected(generated, "van")) > 3
+        assert await certs._search_path(["van"], in_name_order=True, wide=True) == certs.RANKED
+        assert await certs._search_path(["van"], in_name_order=True, wide=False) == certs.WALK
+        assert await certs._search_path(["khongcogi"], in_name_order=True, wide=False) == certs.RANKED
     else:
         indexes = await Certificate.raw("SELECT indexname FROM pg_indexes WHERE tablename = 'certificate'")
         available = await Certificate.raw("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
         assert bool(available) == ("certificate_search_trigram" in {row["indexname"] for row in indexes})
         # A decision either way, never an error (the planner may prefer a scan on a table this small).
         assert await certs._few_matches(["nguyenvanan"]) in (True, False)
+        assert await certs._few_matches(["a", "le"]) is False
 
 
-async def test_many_matches_walk_the_name_order(generated, monkeypatch) -> None:
-    """Past the threshold the text index is not read, and the pages are the same."""
-    monkeypatch.setattr(certs, "TEXT_TABLE_MAX_MATCHES", 3)
+async def test_a_list_reaches_widely_by_its_actor_and_its_agency(generated, monkeypatch) -> None:
+    """Wide: every agency the actor may read and the agency filter each cover more than WIDE_SHARE of the tree.
+    A holder's own list, a unit head's or a small agency's is narrow."""
+    from registry import subtree
+    from registry.auth.principal import Grant, Principal
+
+    await subtree.refresh_agency_paths()
+    root = (await Certificate.raw("SELECT path FROM agency WHERE depth = 0"))[0]["path"]
+    leaf = (await Certificate.raw("SELECT path FROM agency ORDER BY depth DESC, id LIMIT 1"))[0]["path"]
+    monkeypatch.setattr(certs, "WIDE_SHARE", 0.5)
+    system = system_principal("test")
+    assert certs._reaches_widely(system, None) and certs._reaches_widely(system, root)
+    assert not certs._reaches_widely(system, leaf)
+    operator = Principal(user_id=1, username="op", via="token", grants=(Grant("operator", 1, "R", root),))
+    head = Principal(user_id=2, username="head", via="token", grants=(Grant("head", 2, "L", leaf),))
+    staff = Principal(user_id=3, username="staff", via="token", person_id=5)
+    assert certs._reaches_widely(operator, None) and not certs._reaches_widely(operator, leaf)
+    assert not certs._reaches_widely(head, None) and not certs._reaches_widely(staff, None)
+
+
+async def test_many_matches_walk_the_name_order_on_postgresql(generated, monkeypatch) -> None:
+    """Past the threshold the trigram index is not read, and the pages are the same."""
+    if db.is_sqlite():
+        pytest.skip("PostgreSQL's choice: SQLite reads every search with trigrams from its ranked table")
     monkeypatch.setattr(certs, "INDEX_PATH_MAX_MATCHES", 3)
     assert len(expected(generated, "van")) > 3
     assert await certs._few_matches(["van"]) is False
     assert [row["id"] for row in await every_page("van", 50)] == expected(generated, "van")
 
 
-async def _text_table_in_step() -> None:
-    """FTS5's own check that its index holds exactly the search keys of the certificate table (rank 1: compared
-    with the content table itself)."""
-    await Certificate.raw("INSERT INTO certificate_search (certificate_search, rank) VALUES ('integrity-check', 1)")
+async def test_filtered_searches_keep_their_filters_on_every_way(generated, monkeypatch) -> None:
+    """The list's other conditions (an agency's subtree, a status) go with the words whichever way the matches
+    are read: on the ranked table they are tested as its matches come, in its order, page after page."""
+    from registry import subtree
+
+    subtree.forget_agency_paths()
+    rows = await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after,
+                                    Certificate.revoked_at, Certificate.agency.path.as_alias("path"))
+    agencies = await Certificate.raw("SELECT code, path FROM agency WHERE depth = 1 ORDER BY id")
+    actor = system_principal("test")
+    for way in (certs.WALK, text_index_way()):
+        async def decided(words: list[str], *, in_name_order: bool, wide: bool, way: str = way) -> str:
+            return way if in_name_order and certs._indexed_words(words) else certs.WALK
+
+        monkeypatch.setattr(certs, "_search_path", decided)
+        for agency in agencies:
+            inside = [row for row in rows if row["path"].startswith(agency["path"])]
+            for q in ("nguyen", "van", "thi"):
+                for limit in (5, 50):
+                    got = [row["id"] for row in await every_page_for(actor, q, limit, agency_code=agency["code"])]
+                    assert got == expected(inside, q), (way, agency["code"], q, limit)
+        revoked = [row for row in rows if row["revoked_at"] is not None]
+        assert expected(revoked, "van")
+        got = [row["id"] for row in await every_page_for(actor, "van", 3, status="revoked")]
+        assert got == expected(revoked, "van"), way
 
 
-async def test_the_sqlite_text_table_follows_every_certificate(generated, ca) -> None:
+async def _ranks_in_step() -> list[dict]:
+    """SQLite's ranks follow the name order exactly, one per certificate with its search key, and FTS5's own
+    check finds its index holding exactly the rank table's keys (rank 1: compared with the content table)."""
+    ranked = await Certificate.raw(f"SELECT rank, certificate_id, search_key FROM {certs.NAME_RANKS} ORDER BY rank")
+    in_order = await Certificate.raw("SELECT id, search_key FROM certificate ORDER BY search_key, not_after DESC, id")
+    assert [(row["certificate_id"], row["search_key"]) for row in ranked] == [
+        (row["id"], row["search_key"]) for row in in_order]
+    assert all(row["rank"] > 0 for row in ranked)
+    await Certificate.raw(f"INSERT INTO {certs.TEXT_TABLE} ({certs.TEXT_TABLE}, rank) VALUES ('integrity-check', 1)")
+    return ranked
+
+
+def sqlite_only() -> None:
     if not db.is_sqlite():
-        pytest.skip("SQLite's FTS5 table; PostgreSQL indexes the column itself")
-    triggers = await Certificate.raw("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'certificate'")
-    # The generator set the triggers aside for its load and put them back.
-    assert {row["name"] for row in triggers} >= {"certificate_search_insert", "certificate_search_update",
-                                                  "certificate_search_delete"}
-    await _text_table_in_step()
+        pytest.skip("SQLite's ranked FTS5 table; PostgreSQL indexes the column itself")
+
+
+async def test_the_sqlite_ranks_follow_every_certificate(generated, ca) -> None:
+    sqlite_only()
+    triggers = await Certificate.raw("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    # The generator set the triggers aside for its load and put them back; the first text table is gone.
+    assert {row["name"] for row in triggers} >= {f"{certs.NAME_RANKS}_{name}" for name in (
+        "insert", "update", "delete", "text_insert", "text_update", "text_delete")}
+    assert not await Certificate.raw("SELECT name FROM sqlite_master WHERE name = 'certificate_search'")
+    ranked = await _ranks_in_step()
+    # Filled spaced apart, so that a new certificate finds room between any two.
+    assert min(b["rank"] - a["rank"] for a, b in itertools.pairwise(ranked)) >= 1 << 32
     first = generated[0]
     await Certificate.update({Certificate.search_key: "ten moi khongcogi"}).where(Certificate.id == first["id"])
-    await _text_table_in_step()
+    await _ranks_in_step()
     assert [row["id"] for row in await every_page("khongcogi", 50)] == [first["id"]]
     assert first["id"] not in [row["id"] for row in await every_page(first["search_key"], 50)]
-    # A certificate imported is found through the table (the insert trigger), and gone once deleted.
+    # A certificate imported is ranked and found through the table (the insert trigger), and gone once deleted.
     created, _ = await certs.import_certificate(
         system_principal("test"), certgen.pem(certgen.issue(ca, "Phạm Khôngcó Thật", email="pham.khongco@quangninh.gov.vn")))
-    await _text_table_in_step()
-    assert await certs._few_matches(["khongco", "pham"]) is True
+    await _ranks_in_step()
+    assert await certs._search_path(["khongco", "pham"], in_name_order=True, wide=False) == certs.RANKED
     assert [row["fingerprint"] for row in await every_page("pham khongco", 50)] == [created["fingerprint"]]
     await Certificate.delete().where(Certificate.fingerprint == created["fingerprint"])
-    await _text_table_in_step()
+    await _ranks_in_step()
     assert await every_page("pham khongco", 50) == []
     # A corrupted index is what the check is for: it must be able to fail.
-    await Certificate.raw("INSERT INTO certificate_search (rowid, search_key) VALUES ({}, 'lac loai')", first["id"])
+    await Certificate.raw(f"INSERT INTO {certs.TEXT_TABLE} (rowid, search_key) VALUES ({{}}, 'lac loai')", ranked[0]["rank"])
     with pytest.raises(sqlite3.DatabaseError, match="malformed"):
-        await _text_table_in_step()
+        await _ranks_in_step()
+
+
+async def test_sqlite_ranks_make_room_where_there_is_none(generated, ca) -> None:
+    """With every rank taken from 1 up (as after many certificates placed at one point), a certificate placed
+    anywhere moves the run of ranks after its place up by one: first, between two, last, by import and by a
+    changed search key; the order and the search stay exact."""
+    sqlite_only()
+    await Certificate.raw(f"DELETE FROM {certs.NAME_RANKS}")
+    await Certificate.raw(f"INSERT INTO {certs.NAME_RANKS} (rank, certificate_id, search_key) SELECT ROW_NUMBER() "
+                          "OVER (ORDER BY search_key, not_after DESC, id), id, search_key FROM certificate")
+    ranked = await _ranks_in_step()
+    assert [row["rank"] for row in ranked] == list(range(1, len(ranked) + 1))
+    middle = sorted(generated, key=lambda row: row["search_key"])[len(generated) // 2]["search_key"]
+    names = [("Aa Đầu Tiên", "aa.dau@quangninh.gov.vn"),  # before every other
+             (middle.split(" @")[0].title() + " Chen", "chen.giua@quangninh.gov.vn"),
+             ("Ỹ Cuối Cùng", "zz.cuoi@quangninh.gov.vn")]
+    for name, email in names:
+        await certs.import_certificate(system_principal("test"), certgen.pem(certgen.issue(ca, name, email=email)))
+        await _ranks_in_step()
+    # A certificate moved to the front by a new search key, twice in a row at the same point.
+    for row in generated[:2]:
+        await Certificate.update({Certificate.search_key: "a truoc nhat"}).where(Certificate.id == row["id"])
+        await _ranks_in_step()
+    every = await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after)
+    assert sorted(expected(every, "truoc nhat")) == sorted(row["id"] for row in generated[:2])
+    for q in ("truoc nhat", "van", "chen giua", "cuoi", "dau tien"):
+        assert [row["id"] for row in await every_page(q, 7)] == expected(every, q), q
+
+
+async def test_the_migration_ranks_the_certificates_already_there(generated) -> None:
+    """The migration on a database that holds certificates (an upgrade): every one ranked in the name order,
+    the text index filled, the first text table dropped."""
+    sqlite_only()
+    import importlib
+
+    migration = importlib.import_module("migrations.certs.certs_2026_12_01t12_00_00_000000")
+    for row in await Certificate.raw("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        await Certificate.raw(f'DROP TRIGGER "{row["name"]}"')
+    await Certificate.raw(f"DROP TABLE {certs.TEXT_TABLE}")
+    await Certificate.raw(f"DROP TABLE {certs.NAME_RANKS}")
+    await Certificate.raw("CREATE VIRTUAL TABLE certificate_search USING fts5(search_key, content='certificate', "
+                          "content_rowid='id', tokenize='trigram', detail='none')")
+    await migration.rank_text_table()
+    assert not await Certificate.raw("SELECT name FROM sqlite_master WHERE name = 'certificate_search'")
+    assert len(await _ranks_in_step()) == len(generated)
+    assert [row["id"] for row in await every_page("nguyen van", 50)] == expected(generated, "nguyen van")

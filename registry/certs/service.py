@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from piccolo.columns.combination import WhereRaw
 from registry import db, listing, pagination
 from registry.agencies import service as agencies
 from registry.audit import service as audit
-from registry.auth.permissions import authorize, may, scope
+from registry.auth.permissions import authorize, may, scope, scope_paths
 from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
 from registry.certs.reasons import REVOCATION_REASONS
@@ -30,7 +30,7 @@ from registry.certs.tables import Certificate
 from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
-from registry.subtree import is_small_subtree, refresh_agency_paths, within_subtrees
+from registry.subtree import WIDE_SHARE, is_small_subtree, refresh_agency_paths, share_of_agencies, within_subtrees
 from registry.text import fold, search_words
 from registry.timeutil import VIETNAM, now, parse_moment, to_vietnam
 from registry.validation import FieldErrors, has_control_characters
@@ -792,12 +792,14 @@ async def list_certificates_page(
         if scope is None:
             return pagination.Page([], None)
         conditions.append(scope)
+    agency_path = None
     if agency_code:
         agency = await agencies.find_row(agency_code)
         if agency is None or not (actor.is_system or may(actor, "certificate.read", agency["path"])):
             raise NotFound(f"no agency with code {agency_code}")
-        conditions.append(within_subtrees(Certificate.agency.path, [agency["path"]]))
-        small_subtree = db.is_sqlite() and is_small_subtree(agency["path"])
+        agency_path = agency["path"]
+        conditions.append(within_subtrees(Certificate.agency.path, [agency_path]))
+        small_subtree = db.is_sqlite() and is_small_subtree(agency_path)
     if status:
         conditions.append(_status_condition(status, moment))
     if expiring_within_days is not None:
@@ -808,60 +810,71 @@ async def list_certificates_page(
     words = search_words(q)
     prefix = normalize_fingerprint(q or "")
     by_prefix = 8 <= len(prefix) <= 64 and bool(_HEX.match(prefix))
-    # A fingerprint or serial may be what was typed: those rows are not in the text index.
-    by_index = not by_expiry and not by_prefix and await _few_matches(words)
+    # Not through the text index when a fingerprint or serial may be what was typed: those are not in it.
+    path = await _search_path(words, in_name_order=not by_expiry and not by_prefix,
+                              wide=holder_person_id is None and _reaches_widely(actor, agency_path))
     if words:
         by_words = Certificate.search_key.like(f"%{words[0]}%")
         for word in words[1:]:
             by_words = by_words & Certificate.search_key.like(f"%{word}%")
-        if by_index and db.is_sqlite() and _indexed_words(words):
-            # PostgreSQL's planner reads the LIKEs through its trigram index; SQLite is told to.
-            by_words = by_words & _text_table_condition(words)
         if by_prefix:
             by_words = by_words | Certificate.fingerprint.like(f"{prefix}%") | (Certificate.serial == prefix)
         conditions.append(by_words)
     order = _BY_EXPIRY if by_expiry else _BY_NAME
     if after is not None:
         conditions.append(listing.after(order, after))
-    if by_expiry:
-        sort: list[tuple[Any, bool]] = [(Certificate.not_after, True), (Certificate.id, True)]
-        key = _expiry_key
-    else:
-        # The same order either way; written as an expression when the search finds few matches or the
-        # subtree is small, so that the planner reads the rows through the text index or the agency index
-        # and sorts them instead of walking the name index.
-        sort = [(_NAME_EXPRESSION if by_index or small_subtree else Certificate.search_key, True),
-                (Certificate.not_after, False), (Certificate.id, True)]
-        key = _name_key
-    # A search that walks the name order reads up to the whole index to fill its page (at a million
-    # certificates, 75,000 entries for "nguyen van").
-    with db.long_read() if words and not by_index else contextlib.nullcontext():
-        rows = await _LISTED.run(conditions, sort, limit + 1)
+    key = _expiry_key if by_expiry else _name_key
+    rows = None
+    if path == RANKED:
+        try:
+            rows = await _LISTED.run([_ranked_condition(words, conditions, after, limit + 1)],
+                                     _list_sort(by_expiry, read_in_order=False), limit + 1)
+        except sqlite3.OperationalError as error:
+            if TEXT_TABLE not in str(error):  # no such table: this SQLite had no FTS5 trigram tokenizer
+                raise
+            path = WALK
+    if rows is None:
+        sort = _list_sort(by_expiry, read_in_order=path == WALK and not small_subtree)
+        # A search that walks the name order reads up to the whole index to fill its page.
+        with db.long_read() if words and path == WALK else contextlib.nullcontext():
+            rows = await _LISTED.run(conditions, sort, limit + 1)
     page = pagination.page_of(rows, limit, key)
     return pagination.Page([certificate_json(row) for row in page.items], page.next_cursor)
 
 
 # Search words this long have trigrams, which the text index looks up (PostgreSQL's trigram index,
-# migrations/certs/certs_2026_11_30t12_00_00_000000.py; SQLite's FTS5 table, …_2026_12_01t04_00_00_000000.py);
+# migrations/certs/certs_2026_11_30t12_00_00_000000.py; SQLite's FTS5 table, …_2026_12_01t12_00_00_000000.py);
 # a shorter one has none.
 _INDEXED_WORD_LENGTH = 3
-# Up to this many matches (as the planner estimates them), reading them all through the text index and
-# sorting them beats walking the name index in order: the matches of a word often sit together late in that
-# order ("nguyen van …"), or nowhere, and the walk reads every row before them (at a million certificates,
-# 0.2 to 3 s). Reading the matches costs about 8 µs each, so this many stay under 100 ms; a search with more
-# meets a page of them soon in the walk ("van", "hai yen"), where reading 80,000 matches of "duc" took 0.6 s.
+# How a search reads its page: walking the name index in order, testing each entry; taking every match from
+# the text index and sorting them (PostgreSQL, few matches); or reading the matches from SQLite's text index
+# in the name order, up to the page's end.
+WALK, INDEX, RANKED = "walk", "index", "ranked"
+# PostgreSQL: up to this many matches (as the planner estimates them), reading them all through the trigram
+# index and sorting them beats walking the name index in order: the matches of a word often sit together late
+# in that order ("nguyen van …"), or nowhere, and the walk reads every row before them (at a million
+# certificates, 0.2 to 3 s). Reading the matches costs about 8 µs each, so this many stay under 100 ms; a
+# search with more meets a page of them soon in the walk ("van", "hai yen"), where reading 80,000 matches of
+# "duc" took 0.6 s.
 INDEX_PATH_MAX_MATCHES = 10_000
 _TRIGRAM_INDEX = "certificate_search_trigram"
 # The name order's first key, as an expression no index serves (the same values, collation and order).
 _NAME_EXPRESSION = "\"certificate\".\"search_key\" || ''"
 
-
-# SQLite: the FTS5 table of search keys, and how many matches it is asked for before the list walks its order
-# instead. Counting them costs about 5 µs each (2-3 ms for a common word, where the walk soon meets a page of
-# matches), reading and sorting them about 10 µs; a word that matches nothing is known at once, where the walk
-# read the whole name index (0.15 to 1 s at a million certificates).
-_TEXT_TABLE = "certificate_search"
+# SQLite: each certificate's rank in the name order, and the FTS5 trigram table of search keys whose rowid is
+# that rank, kept by triggers (migrations/certs/certs_2026_12_01t12_00_00_000000.py). FTS5 hands its matches
+# back in rowid order and stops when the query has its page: "nguyen van" at a million certificates finds its
+# 51 rows in 0.5 ms, where the walk tested 75,000 name-index entries (13 ms) before its 6,000 matches began.
+NAME_RANKS = "certificate_name_rank"
+TEXT_TABLE = "certificate_search_ranked"
+# A narrow list reads its page from the ranked table up to this many matches in all: reading them costs about
+# 6 µs each, counting them 5 µs; a narrow list meets few of many matches, and reads its own rows instead.
 TEXT_TABLE_MAX_MATCHES = 500
+# Ranks of a bulk load (registry/generate.py), spaced as the migration spaces them.
+FILL_NAME_RANKS = (
+    f"INSERT INTO {NAME_RANKS} (rank, certificate_id, search_key) SELECT ROW_NUMBER() OVER "
+    f"(ORDER BY search_key, not_after DESC, id) * {1 << 32}, id, search_key FROM certificate"
+)
 
 
 def _indexed_words(words: list[str]) -> list[str]:
@@ -873,16 +886,60 @@ def _word_likes(indexed: list[str], column: str = "search_key") -> tuple[str, li
     return " AND ".join(f"{column} LIKE {{}}" for _ in indexed), [f"%{word}%" for word in indexed]
 
 
-def _text_table_condition(words: list[str]) -> WhereRaw:
-    """The certificates whose search keys the FTS5 table finds with the words long enough to have trigrams
-    (the list's LIKEs still decide, with the shorter words)."""
-    likes, patterns = _word_likes(_indexed_words(words), f"{_TEXT_TABLE}.search_key")
-    return WhereRaw(f'"certificate"."id" IN (SELECT rowid FROM {_TEXT_TABLE} WHERE {likes})', *patterns)
+async def _search_path(words: list[str], *, in_name_order: bool, wide: bool) -> str:
+    """How the list reads a search's matches (WALK, INDEX or RANKED). The text index knows only the words
+    long enough to have trigrams, and only the name order. On SQLite, a list spread over a `wide` part of
+    the tree reads its page from the ranked table; a narrow one (a unit's head, a small agency, a holder's
+    own) does so only for few matches, and otherwise reads its own rows through the agency or holder index:
+    the ranked table would hand it every match of the words in the country before its page was full."""
+    if not in_name_order or not _indexed_words(words):
+        return WALK
+    if db.is_sqlite():
+        return RANKED if wide or await _few_matches(words) else WALK
+    return INDEX if await _few_matches(words) else WALK
+
+
+def _reaches_widely(actor: Principal, agency_path: str | None) -> bool:
+    """Whether the list's rows may lie anywhere in a wide part of the tree: the actor's reach and the agency
+    filter each cover more than WIDE_SHARE of the agencies (as of the last refresh of the paths)."""
+    shares = [] if actor.is_system else [share_of_agencies(scope_paths(actor, "certificate.read"))]
+    if agency_path is not None:
+        shares.append(share_of_agencies([agency_path]))
+    return all(share is not None and share > WIDE_SHARE for share in shares)
+
+
+def _ranked_condition(words: list[str], conditions: list[Any], after: Sequence[Any] | None, limit: int) -> WhereRaw:
+    """The certificates of a page read from SQLite's ranked text table: its first `limit` matches of the words
+    in rowid order (the name order) under every one of `conditions`, after the cursor's rank. The list then
+    sorts these few rows by their columns, which decide the order (a rank only finds them)."""
+    likes, patterns = _word_likes(_indexed_words(words), f"{TEXT_TABLE}.search_key")
+    bound, bound_values = "0", []
+    if after is not None:
+        # The rank of the cursor's row, or of the last row before where it was (gone, or its key changed):
+        # every row after the cursor in the name order ranks above it.
+        bound = (f"COALESCE((SELECT r.rank FROM \"certificate\" c JOIN {NAME_RANKS} r ON r.certificate_id = c.id "
+                 "WHERE c.search_key <= {} AND (c.search_key < {} OR c.not_after > {} "
+                 "OR (c.not_after = {} AND c.id <= {})) ORDER BY c.search_key DESC, c.not_after, c.id DESC "
+                 "LIMIT 1), 0)")
+        search_key, not_after, certificate_id = after
+        bound_values = [search_key, search_key, not_after, not_after, certificate_id]
+    where = None
+    for condition in conditions:
+        where = condition if where is None else where & condition
+    # The inner "certificate" is the one its conditions name; CROSS JOIN keeps the text table outermost,
+    # so that the rows come in its order and the LIMIT ends the read.
+    return WhereRaw(
+        f'"certificate"."id" IN (SELECT "certificate"."id" FROM {TEXT_TABLE} '
+        f"CROSS JOIN {NAME_RANKS} ON {NAME_RANKS}.rank = {TEXT_TABLE}.rowid "
+        f'CROSS JOIN "certificate" ON "certificate"."id" = {NAME_RANKS}.certificate_id '
+        f"WHERE {likes} AND {TEXT_TABLE}.rowid > {bound}{' AND {}' if where is not None else ''} "
+        f"ORDER BY {TEXT_TABLE}.rowid LIMIT {{}})",
+        *patterns, *bound_values, *([where.querystring] if where is not None else []), limit)
 
 
 async def _few_matches(words: list[str]) -> bool:
-    """Whether the search's words, looked up in the text index, match few enough certificates for the
-    list to read them that way; otherwise (or with no text index) the list walks its order."""
+    """Whether the search's words, looked up in the text index, match few enough certificates for the list
+    to read them that way; otherwise (or with no text index) the list walks its order."""
     indexed = _indexed_words(words)
     if not indexed:
         return False
@@ -897,14 +954,24 @@ async def _few_matches(words: list[str]) -> bool:
 
 
 async def _few_in_text_table(indexed: list[str]) -> bool:
-    likes, patterns = _word_likes(indexed)
+    likes, patterns = _word_likes(indexed, f"{TEXT_TABLE}.search_key")
     try:
         rows = await Certificate.raw(
-            f"SELECT COUNT(*) AS matches FROM (SELECT rowid FROM {_TEXT_TABLE} WHERE {likes} LIMIT {{}})",
+            f"SELECT COUNT(*) AS matches FROM (SELECT rowid FROM {TEXT_TABLE} WHERE {likes} LIMIT {{}})",
             *patterns, TEXT_TABLE_MAX_MATCHES + 1)
     except sqlite3.OperationalError:  # no such table: the SQLite library had no FTS5 trigram tokenizer
         return False
     return rows[0]["matches"] <= TEXT_TABLE_MAX_MATCHES
+
+
+def _list_sort(by_expiry: bool, *, read_in_order: bool) -> list[tuple[Any, bool]]:
+    """The list's order. The name order is written as an expression when the page's rows are found another
+    way (the text index, the agency index of a small subtree), so that the planner sorts the few rows found
+    instead of walking the name index: the same order either way."""
+    if by_expiry:
+        return [(Certificate.not_after, True), (Certificate.id, True)]
+    return [(Certificate.search_key if read_in_order else _NAME_EXPRESSION, True),
+            (Certificate.not_after, False), (Certificate.id, True)]
 
 
 def _name_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
