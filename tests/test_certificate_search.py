@@ -241,6 +241,26 @@ async def test_sqlite_ranks_make_room_where_there_is_none(generated, ca) -> None
         assert [row["id"] for row in await every_page(q, 7)] == expected(every, q), q
 
 
+async def test_sqlite_ranks_spread_a_crowd_placed_at_one_point(generated) -> None:
+    """Certificates placed one after another at one point (an import sorted by name) halve the room there each
+    time; when none is left, the ranks after the point are spread over their neighbours' room instead of
+    moving rank by rank, so no run of consecutive ranks builds up, and the order stays exact."""
+    sqlite_only()
+    crowd = sorted(generated, key=lambda row: row["id"])[:80]
+    for number, row in enumerate(crowd):
+        # Between "nguyen van …" and the names after it: each lands right after the one before.
+        await Certificate.update({Certificate.search_key: f"nguyen van zzz {number:04d}"}).where(
+            Certificate.id == row["id"])
+    ranked = await _ranks_in_step()
+    gaps = [b["rank"] - a["rank"] for a, b in itertools.pairwise(ranked)]
+    # 80 placed where 32 halvings use up the room: moved one by one, dozens of ranks would now be consecutive.
+    assert sum(gap == 1 for gap in gaps) <= 2
+    assert not await Certificate.raw(f"SELECT 1 FROM {certs.NAME_RANKS}_moves")
+    every = await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after)
+    assert [row["id"] for row in await every_page("van zzz", 9)] == [row["id"] for row in crowd]
+    assert [row["id"] for row in await every_page("nguyen", 9)] == expected(every, "nguyen")
+
+
 async def test_the_migration_ranks_the_certificates_already_there(generated) -> None:
     """The migration on a database that holds certificates (an upgrade): every one ranked in the name order,
     the text index filled, the first text table dropped."""
@@ -252,6 +272,7 @@ async def test_the_migration_ranks_the_certificates_already_there(generated) -> 
         await Certificate.raw(f'DROP TRIGGER "{row["name"]}"')
     await Certificate.raw(f"DROP TABLE {certs.TEXT_TABLE}")
     await Certificate.raw(f"DROP TABLE {certs.NAME_RANKS}")
+    await Certificate.raw(f"DROP TABLE {certs.NAME_RANKS}_moves")
     await Certificate.raw("CREATE VIRTUAL TABLE certificate_search USING fts5(search_key, content='certificate', "
                           "content_rowid='id', tokenize='trigram', detail='none')")
     await migration.rank_text_table()
