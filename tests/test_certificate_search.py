@@ -65,16 +65,21 @@ async def every_page_for(actor, q: str, limit: int, **filters) -> list[dict]:
         cursor = page.next_cursor
 
 
-def text_index_way() -> str:
-    return certs.RANKED if db.is_sqlite() else certs.INDEX
+def text_index_ways() -> list[str]:
+    """The ways through a text index this engine has: SQLite's ranked table; PostgreSQL's trigram index on the
+    certificates and its table of search keys."""
+    return [certs.RANKED] if db.is_sqlite() else [certs.INDEX, certs.NAMES]
 
 
-@pytest.mark.parametrize("through_text_index", [False, True], ids=["ordered walk", "text index"])
-async def test_search_pages_match_a_plain_filter_either_way(generated, monkeypatch, through_text_index: bool) -> None:
+@pytest.mark.parametrize("way", [certs.WALK, certs.INDEX, certs.NAMES, certs.RANKED])
+async def test_search_pages_match_a_plain_filter_every_way(generated, monkeypatch, way: str) -> None:
+    if way != certs.WALK and way not in text_index_ways():
+        pytest.skip(f"no {way} way on this engine")
+
     async def decided(words: list[str], *, in_name_order: bool, wide: bool) -> str:
         if not in_name_order or not certs._indexed_words(words):
             return certs.WALK
-        return text_index_way() if through_text_index else certs.WALK
+        return way
 
     monkeypatch.setattr(certs, "_search_path", decided)
     # The data holds matches to page through: several pages of a common word, some of a name.
@@ -105,9 +110,26 @@ async def test_the_text_index_is_read_only_where_it_can_answer(generated, monkey
         indexes = await Certificate.raw("SELECT indexname FROM pg_indexes WHERE tablename = 'certificate'")
         available = await Certificate.raw("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
         assert bool(available) == ("certificate_search_trigram" in {row["indexname"] for row in indexes})
+        names_indexes = await Certificate.raw("SELECT indexname FROM pg_indexes WHERE tablename = {}",
+                                              certs.SEARCH_NAMES)
+        assert bool(available) == (certs._SEARCH_NAMES_INDEX in {row["indexname"] for row in names_indexes})
         # A decision either way, never an error (the planner may prefer a scan on a table this small).
         assert await certs._few_matches(["nguyenvanan"]) in (True, False)
         assert await certs._few_matches(["a", "le"]) is False
+        if not available:
+            return
+        async with db.transaction():
+            # Where the planner would read through the indexes (as on a big table): a wide list sorts the
+            # matching keys, a narrow one reads its matches through the certificates' index, and with more
+            # matches than the thresholds both walk the name order.
+            for method in ("seqscan", "indexscan", "indexonlyscan"):
+                await Certificate.raw(f"SET LOCAL enable_{method} = off")
+            assert await certs._search_path(["khongcogi"], in_name_order=True, wide=True) == certs.NAMES
+            assert await certs._search_path(["khongcogi"], in_name_order=True, wide=False) == certs.INDEX
+            monkeypatch.setattr(certs, "NAMES_MAX_MATCHES", 0)
+            monkeypatch.setattr(certs, "INDEX_PATH_MAX_MATCHES", 0)
+            assert await certs._search_path(["van"], in_name_order=True, wide=True) == certs.WALK
+            assert await certs._search_path(["van"], in_name_order=True, wide=False) == certs.WALK
 
 
 async def test_a_list_reaches_widely_by_its_actor_and_its_agency(generated, monkeypatch) -> None:
@@ -150,7 +172,7 @@ async def test_filtered_searches_keep_their_filters_on_every_way(generated, monk
                                     Certificate.revoked_at, Certificate.agency.path.as_alias("path"))
     agencies = await Certificate.raw("SELECT code, path FROM agency WHERE depth = 1 ORDER BY id")
     actor = system_principal("test")
-    for way in (certs.WALK, text_index_way()):
+    for way in (certs.WALK, *text_index_ways()):
         async def decided(words: list[str], *, in_name_order: bool, wide: bool, way: str = way) -> str:
             return way if in_name_order and certs._indexed_words(words) else certs.WALK
 
@@ -279,3 +301,66 @@ async def test_the_migration_ranks_the_certificates_already_there(generated) -> 
     assert not await Certificate.raw("SELECT name FROM sqlite_master WHERE name = 'certificate_search'")
     assert len(await _ranks_in_step()) == len(generated)
     assert [row["id"] for row in await every_page("nguyen van", 50)] == expected(generated, "nguyen van")
+
+
+def postgresql_only() -> None:
+    if db.is_sqlite():
+        pytest.skip("PostgreSQL's table of search keys; SQLite ranks its certificates instead")
+
+
+async def _names_in_step() -> set[str]:
+    """The table of search keys holds every certificate's key, each once (and perhaps keys no longer used)."""
+    names = [row["search_key"] for row in await Certificate.raw(f"SELECT search_key FROM {certs.SEARCH_NAMES}")]
+    assert len(names) == len(set(names))
+    keys = {row["search_key"] for row in await Certificate.raw("SELECT DISTINCT search_key FROM certificate")}
+    assert keys <= set(names)
+    return set(names)
+
+
+async def test_the_search_keys_follow_every_certificate_on_postgresql(generated, ca, monkeypatch) -> None:
+    """The generator's load filled the table of keys through its trigger (once per COPY); an import adds its
+    certificate's key, a changed key is added, and the list finds both through the keys."""
+    postgresql_only()
+    names = await _names_in_step()
+    assert names == {row["search_key"] for row in generated}
+    triggers = await Certificate.raw("SELECT tgname FROM pg_trigger WHERE tgrelid = 'certificate'::regclass")
+    assert {row["tgname"] for row in triggers} >= {f"{certs.SEARCH_NAMES}_insert", f"{certs.SEARCH_NAMES}_update"}
+    created, _ = await certs.import_certificate(
+        system_principal("test"), certgen.pem(certgen.issue(ca, "Phạm Khôngcó Thật", email="pham.khongco@quangninh.gov.vn")))
+    first = generated[0]
+    await Certificate.update({Certificate.search_key: "ten moi khongcogi"}).where(Certificate.id == first["id"])
+    names = await _names_in_step()
+    assert "ten moi khongcogi" in names and first["search_key"] in names
+    created_id = (await Certificate.select(Certificate.id).where(
+        Certificate.fingerprint == created["fingerprint"]))[0]["id"]
+    every = await Certificate.select(Certificate.id, Certificate.search_key, Certificate.not_after)
+    for q, want in (("pham khongco", [created_id]), ("khongcogi", [first["id"]]), ("nguyen van", None)):
+        for way in (certs.NAMES, certs.WALK):
+            rows = await _pages_read(monkeypatch, way, q)
+            assert [row["id"] for row in rows] == (want if want is not None else expected(every, q)), (way, q)
+
+
+async def _pages_read(monkeypatch, way: str, q: str) -> list[dict]:
+    async def decided(words: list[str], *, in_name_order: bool, wide: bool) -> str:
+        return way if in_name_order and certs._indexed_words(words) else certs.WALK
+
+    monkeypatch.setattr(certs, "_search_path", decided)
+    return await every_page(q, 4)
+
+
+async def test_the_migration_collects_the_keys_already_there_on_postgresql(generated, monkeypatch) -> None:
+    """The migration on a database that holds certificates (an upgrade): every key collected once, the
+    triggers and the trigram index in place, the search the same."""
+    postgresql_only()
+    import importlib
+
+    migration = importlib.import_module("migrations.certs.certs_2026_12_02t12_00_00_000000")
+    await Certificate.raw(f"DROP TRIGGER {certs.SEARCH_NAMES}_insert ON certificate")
+    await Certificate.raw(f"DROP TRIGGER {certs.SEARCH_NAMES}_update ON certificate")
+    await Certificate.raw(f"DROP TABLE {certs.SEARCH_NAMES}")
+    await migration.add_search_names()
+    assert await _names_in_step() == {row["search_key"] for row in generated}
+    indexes = await Certificate.raw("SELECT indexname FROM pg_indexes WHERE tablename = {}", certs.SEARCH_NAMES)
+    available = await Certificate.raw("SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops'")
+    assert bool(available) == (certs._SEARCH_NAMES_INDEX in {row["indexname"] for row in indexes})
+    assert [row["id"] for row in await _pages_read(monkeypatch, certs.NAMES, "nguyen van")] == expected(generated, "nguyen van")

@@ -813,6 +813,7 @@ async def list_certificates_page(
     # Not through the text index when a fingerprint or serial may be what was typed: those are not in it.
     path = await _search_path(words, in_name_order=not by_expiry and not by_prefix,
                               wide=holder_person_id is None and _reaches_widely(actor, agency_path))
+    by_words = None
     if words:
         by_words = Certificate.search_key.like(f"%{words[0]}%")
         for word in words[1:]:
@@ -825,7 +826,13 @@ async def list_certificates_page(
         conditions.append(listing.after(order, after))
     key = _expiry_key if by_expiry else _name_key
     rows = None
-    if path == RANKED:
+    if path == NAMES:
+        # Every certificate under a matching key matches: the words are not tested again, row by row (the
+        # planner then read each key's certificates through the trigram index, 0.2 ms a key).
+        others = [condition for condition in conditions if condition is not by_words]
+        rows = await _LISTED.run([_named_condition(words, others, after, limit + 1)],
+                                 _list_sort(by_expiry, read_in_order=False), limit + 1)
+    elif path == RANKED:
         try:
             rows = await _LISTED.run([_ranked_condition(words, conditions, after, limit + 1)],
                                      _list_sort(by_expiry, read_in_order=False), limit + 1)
@@ -847,9 +854,10 @@ async def list_certificates_page(
 # a shorter one has none.
 _INDEXED_WORD_LENGTH = 3
 # How a search reads its page: walking the name index in order, testing each entry; taking every match from
-# the text index and sorting them (PostgreSQL, few matches); or reading the matches from SQLite's text index
-# in the name order, up to the page's end.
-WALK, INDEX, RANKED = "walk", "index", "ranked"
+# the text index and sorting them (PostgreSQL, few matches); sorting the matching search keys and reading
+# their certificates in that order up to the page's end (PostgreSQL, a wide list); or reading the matches
+# from SQLite's text index in the name order, up to the page's end.
+WALK, INDEX, NAMES, RANKED = "walk", "index", "names", "ranked"
 # PostgreSQL: up to this many matches (as the planner estimates them), reading them all through the trigram
 # index and sorting them beats walking the name index in order: the matches of a word often sit together late
 # in that order ("nguyen van …"), or nowhere, and the walk reads every row before them (at a million
@@ -860,6 +868,17 @@ INDEX_PATH_MAX_MATCHES = 10_000
 _TRIGRAM_INDEX = "certificate_search_trigram"
 # The name order's first key, as an expression no index serves (the same values, collation and order).
 _NAME_EXPRESSION = "\"certificate\".\"search_key\" || ''"
+
+# PostgreSQL: every search key once, with its own trigram index, kept by triggers
+# (migrations/certs/certs_2026_12_02t12_00_00_000000.py). A million certificates hold 210,000 keys; the 1,700
+# keys that match "nguyen van" sit in a few pages of that small table, where the 6,000 certificates sat on 2,800
+# pages of theirs. A wide list sorts the matching keys and reads their certificates through the name index,
+# key after key, until its page is full: 1 ms where fetching and sorting every match took 11.
+SEARCH_NAMES = "certificate_search_name"
+_SEARCH_NAMES_INDEX = "certificate_search_name_trigram"
+# Up to this many matching keys (the planner's estimate) are sorted, about 0.4 µs each; a search with more
+# meets a page of them soon in the walk.
+NAMES_MAX_MATCHES = 10_000
 
 # SQLite: each certificate's rank in the name order, and the FTS5 trigram table of search keys whose rowid is
 # that rank, kept by triggers (migrations/certs/certs_2026_12_01t12_00_00_000000.py). FTS5 hands its matches
@@ -887,15 +906,21 @@ def _word_likes(indexed: list[str], column: str = "search_key") -> tuple[str, li
 
 
 async def _search_path(words: list[str], *, in_name_order: bool, wide: bool) -> str:
-    """How the list reads a search's matches (WALK, INDEX or RANKED). The text index knows only the words
-    long enough to have trigrams, and only the name order. On SQLite, a list spread over a `wide` part of
-    the tree reads its page from the ranked table; a narrow one (a unit's head, a small agency, a holder's
+    """How the list reads a search's matches (WALK, INDEX, NAMES or RANKED). The text index knows only the
+    words long enough to have trigrams, and only the name order. On SQLite, a list spread over a `wide` part
+    of the tree reads its page from the ranked table; a narrow one (a unit's head, a small agency, a holder's
     own) does so only for few matches, and otherwise reads its own rows through the agency or holder index:
-    the ranked table would hand it every match of the words in the country before its page was full."""
+    the ranked table would hand it every match of the words in the country before its page was full. On
+    PostgreSQL, a wide list reads through the sorted search keys when they are few, a narrow one through the
+    certificates' trigram index when their matches are few."""
     if not in_name_order or not _indexed_words(words):
         return WALK
     if db.is_sqlite():
         return RANKED if wide or await _few_matches(words) else WALK
+    if wide:
+        # A wide list meets its page among the first keys; a narrow one may test every key's certificates
+        # against its agencies, and reads its matches through the certificates' own trigram index instead.
+        return NAMES if await _few_names(words) else WALK
     return INDEX if await _few_matches(words) else WALK
 
 
@@ -945,12 +970,53 @@ async def _few_matches(words: list[str]) -> bool:
         return False
     if db.is_sqlite():
         return await _few_in_text_table(indexed)
+    return await _planned_matches("certificate", _TRIGRAM_INDEX, indexed, INDEX_PATH_MAX_MATCHES)
+
+
+async def _few_names(words: list[str]) -> bool:
+    """PostgreSQL: whether the search's words match few enough search keys for a wide list to sort them."""
+    indexed = _indexed_words(words)
+    return bool(indexed) and await _planned_matches(SEARCH_NAMES, _SEARCH_NAMES_INDEX, indexed, NAMES_MAX_MATCHES)
+
+
+async def _planned_matches(table: str, index: str, indexed: list[str], most: int) -> bool:
+    """Whether the planner would find the rows of `table` matching every word through `index`, and expects
+    at most `most` of them. No index (pg_trgm unavailable), or a plan without it: no."""
     likes, patterns = _word_likes(indexed)
-    rows = await Certificate.raw(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM certificate WHERE {likes}", *patterns)
+    rows = await Certificate.raw(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {likes}", *patterns)
     plan = rows[0]["QUERY PLAN"] if rows else "[]"
-    if _TRIGRAM_INDEX not in plan:  # no index (pg_trgm unavailable), or the planner would not use it
+    if index not in plan:
         return False
-    return json.loads(plan)[0]["Plan"]["Plan Rows"] <= INDEX_PATH_MAX_MATCHES
+    return json.loads(plan)[0]["Plan"]["Plan Rows"] <= most
+
+
+def _named_condition(words: list[str], conditions: list[Any], after: Sequence[Any] | None, limit: int) -> WhereRaw:
+    """The certificates of a page read through PostgreSQL's table of search keys: the keys matching the words,
+    sorted (from the cursor's key on), and each key's certificates under every one of `conditions` through
+    the name index, newest first, until `limit` of them. The list then sorts these few rows itself.
+
+    The fences (OFFSET 0) fix the plan's shape: the keys found through their trigram index and sorted
+    before any certificate is read, and the certificates read key by key, so that the page ends the
+    reading; left to itself, the planner merged the sorted keys with a walk of the whole name index
+    (130 ms instead of 1)."""
+    # Every word, the short ones too (tested on the keys the others found): the certificates' own rows
+    # are not tested for them again.
+    likes, patterns = _word_likes(words, "k.search_key")
+    from_key, from_values = "", []
+    if after is not None:
+        from_key, from_values = " AND k.search_key >= {}", [after[0]]
+    where = None
+    for condition in conditions:
+        where = condition if where is None else where & condition
+    # `|| ''`: the keys' order as an expression, which the table's own index does not serve, so that the
+    # matches are found through the trigram index and sorted, never by walking every key in order.
+    return WhereRaw(
+        f"\"certificate\".\"id\" IN (SELECT matched.id FROM (SELECT k.search_key || '' AS search_key "
+        f"FROM {SEARCH_NAMES} k WHERE {likes}{from_key} ORDER BY 1 OFFSET 0) names "
+        f'CROSS JOIN LATERAL (SELECT "certificate"."id", "certificate"."not_after" FROM "certificate" '
+        f'WHERE "certificate"."search_key" = names.search_key{" AND {}" if where is not None else ""} OFFSET 0) '
+        f"matched ORDER BY names.search_key, matched.not_after DESC, matched.id LIMIT {{}})",
+        *patterns, *from_values, *([where.querystring] if where is not None else []), limit)
 
 
 async def _few_in_text_table(indexed: list[str]) -> bool:
