@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +293,11 @@ def make_engine(database_url: str, prepare: bool = True) -> Engine:
         if prepare:
             path.parent.mkdir(parents=True, exist_ok=True)
             enable_wal(path)
-        # Replaces Piccolo's own converter (UTC) for every connection of the process: the type is the registry's.
+        # Replace Piccolo's own converters for every connection of the process: timestamps in Vietnam time (the
+        # type is the registry's); integers and booleans with the same results, faster (see _sqlite_integer).
         sqlite3.register_converter("TIMESTAMPTZ", _sqlite_timestamptz_in_vietnam)
+        sqlite3.register_converter("INTEGER", _sqlite_integer)
+        sqlite3.register_converter("BOOLEAN", _sqlite_boolean)
         # A generous busy timeout: writers queue for the lock instead of failing with "database is locked".
         return SharedConnectionSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     dsn = database_url.replace("postgres://", "postgresql://", 1)
@@ -410,13 +414,32 @@ async def _read_moments_in_vietnam_time(connection: Any) -> None:
                                     decoder=_timestamptz_in_vietnam, format="tuple")
 
 
-def _sqlite_timestamptz_in_vietnam(value: bytes | str) -> datetime:
-    """A timestamptz column as Piccolo writes it to SQLite (UTC text), as a Vietnam-time datetime."""
-    moment = datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value).replace(tzinfo=UTC)
+def _sqlite_integer(value: bytes) -> int:
+    """An INTEGER column's value. Piccolo's converter reads every one through a `Decimal` (so that a `1.0`
+    stored by another writer still reads as 1): a fifth of the time a 50-row certificate list spent in
+    SQLite. `int` reads the text of an integer directly; anything else goes the way Piccolo's goes."""
     try:
-        return moment.astimezone(VIETNAM)
+        return int(value)
+    except ValueError:
+        return int(Decimal(value.decode()))
+
+
+def _sqlite_boolean(value: bytes) -> bool:
+    return value == b"1"
+
+
+def _sqlite_timestamptz_in_vietnam(value: bytes | str) -> datetime:
+    """A timestamptz column as Piccolo writes it to SQLite (UTC text), as a Vietnam-time datetime: the same
+    moment as `astimezone(VIETNAM)` gives (a fixed offset), made with a fourth less work, for every moment of
+    every row read; one too late for Vietnam time stays in UTC."""
+    moment = datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+    try:
+        return (moment + _VIETNAM_OFFSET).replace(tzinfo=VIETNAM)
     except OverflowError:
-        return moment
+        return moment.replace(tzinfo=UTC)
+
+
+_VIETNAM_OFFSET = VIETNAM.utcoffset(None)
 
 
 async def open_pool(engine: Engine) -> None:

@@ -107,3 +107,44 @@ async def test_a_quick_read_never_waits_for_a_lock_on_the_loop(engine, settings:
         holder.execute("ROLLBACK")
         holder.close()
     assert engine.read_on_loop("SELECT 5 AS five", []) == [{"five": 5}]
+
+
+@pytest.mark.parametrize("text", [b"0", b"1", b"-5", b"2147483647", b"123456789012345678901234567890", b"1.0", b"2.5",
+                                  b"-7.9", b" 12 ", b"1e3"])
+def test_integers_read_as_piccolo_reads_them(text: bytes) -> None:
+    """The registry's INTEGER converter skips Piccolo's Decimal for the text of an integer, and otherwise
+    reads what Piccolo reads (a 1.0 another writer stored), as the same type."""
+    from piccolo.engine.sqlite import convert_int_out
+
+    assert db._sqlite_integer(text) == convert_int_out(text)
+    assert type(db._sqlite_integer(text)) is int
+
+
+def test_a_text_that_is_no_number_is_refused_as_piccolo_refuses_it() -> None:
+    from piccolo.engine.sqlite import convert_int_out
+
+    with pytest.raises(ArithmeticError):
+        convert_int_out(b"hello")
+    with pytest.raises(ArithmeticError):
+        db._sqlite_integer(b"hello")
+
+
+@pytest.mark.parametrize("text", [b"0", b"1", b"2"])
+def test_booleans_read_as_piccolo_reads_them(text: bytes) -> None:
+    from piccolo.engine.sqlite import convert_boolean_out
+
+    assert db._sqlite_boolean(text) is convert_boolean_out(text)
+
+
+async def test_rows_read_with_the_registry_converters(engine) -> None:
+    """Through the engine, integer, boolean and moment columns come back as Python's int, bool and a
+    datetime in Vietnam time, NULL as None."""
+    from registry.certs.tables import Certificate
+
+    await Certificate.raw("CREATE TABLE converted (n INTEGER, flag BOOLEAN, moment TIMESTAMPTZ, missing INTEGER)")
+    await Certificate.raw("INSERT INTO converted VALUES (42, 1, '2026-12-02 05:00:00', NULL), (-3, 0, "
+                          "'2026-01-01 00:00:00.5', NULL)")
+    rows = await Certificate.raw("SELECT n, flag, moment, missing FROM converted ORDER BY n DESC")
+    assert [(row["n"], row["flag"], row["missing"]) for row in rows] == [(42, True, None), (-3, False, None)]
+    assert all(type(row["n"]) is int and type(row["flag"]) is bool for row in rows)
+    assert rows[0]["moment"].isoformat() == "2026-12-02T12:00:00+07:00"

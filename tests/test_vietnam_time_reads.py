@@ -98,3 +98,19 @@ def test_text_that_looks_like_a_moment_is_left_as_it_is() -> None:
 ])
 def test_moments_are_shown_day_first_in_vietnam_time(moment, with_time, shown) -> None:
     assert display(moment, with_time) == shown
+
+
+@pytest.mark.parametrize("text", ["2026-12-02 05:00:00", "2026-12-01 17:00:00.000001", "0001-01-01 00:00:00",
+                                  "1999-12-31 23:59:59.999999", "9999-12-31 16:59:59", "9999-12-31 17:00:00",
+                                  "9999-12-31 23:59:59.999999", "2026-06-30 12:00:00+00:00"])
+def test_sqlite_moments_read_as_astimezone_reads_them(text: str) -> None:
+    """SQLite's TIMESTAMPTZ converter shifts the UTC text by Vietnam's fixed offset instead of calling
+    `astimezone`: the same moment, offset and fields; past Vietnam time's end, the UTC moment as before."""
+    moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    try:
+        want = moment.astimezone(VIETNAM)
+    except OverflowError:
+        want = moment
+    got = db._sqlite_timestamptz_in_vietnam(text.encode())
+    assert got == want and got.utcoffset() == want.utcoffset() and got.timetuple() == want.timetuple()
+    assert got.microsecond == want.microsecond and got.tzinfo == want.tzinfo
