@@ -120,3 +120,24 @@ async def test_while_the_paths_are_read_again_requests_go_on_with_those_read_bef
     release.set()
     await reading
     assert subtree.agencies_within(None) == len(agencies)
+
+
+@pytest.mark.parametrize("wide_share", [0.0, 1.0], ids=["every subtree wide", "every subtree narrow"])
+async def test_wide_and_narrow_subtree_conditions_read_the_same_pages(generated, monkeypatch, wide_share: float) -> None:
+    """A wide subtree (more than WIDE_SHARE of the agencies) is tested row by row as the list is read in its
+    order: on PostgreSQL its IN is wrapped (`IS TRUE`) so that the planner keeps it a condition, a hashed
+    set of the subtree's agencies, instead of joining each row to its agency; on SQLite `+` keeps the agency
+    index out. A narrow one is a plain IN. The pages are the same either way."""
+    from registry import db
+
+    agencies, rows = generated
+    monkeypatch.setattr(subtree, "WIDE_SHARE", wide_share)
+    await subtree.refresh_agency_paths()
+    department = next(agency for agency in agencies if agency["path"].count("/") == 3)
+    assert subtree.share_of_agencies([department["path"]]) < subtree.MOST_OF_THE_TREE
+    sql = str(subtree.within_subtrees(Certificate.agency.path, [department["path"]]).querystring)
+    wide = wide_share == 0.0
+    assert ("IS TRUE" in sql) == (wide and not db.is_sqlite())
+    assert sql.startswith("+") == (wide and db.is_sqlite())
+    for agency in agencies:
+        assert await every_page(agency["code"], 7) == expected(rows, agency["path"]), agency["code"]
