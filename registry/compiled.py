@@ -106,6 +106,14 @@ def frozen_condition(condition: Any) -> Any:
     return WhereRaw(template, *args)
 
 
+def all_of(conditions: Sequence[Any]) -> Any:
+    """Piccolo's where-clause under which every one of `conditions` holds; None when there are none."""
+    where = None
+    for condition in conditions:
+        where = condition if where is None else where & condition
+    return where
+
+
 class JoinedSelect:
     """A select of a fixed column list with its joins (a request record with its eight joined names), whose
     SELECT … FROM … JOIN … is written out once per engine; each run adds its own conditions, order and limit,
@@ -142,9 +150,7 @@ class JoinedSelect:
     async def run(self, conditions: Sequence[Any], order: Sequence[tuple[Any, bool]], limit: int) -> list[dict[str, Any]]:
         """Rows under every one of `conditions`, in `order` (columns of the table itself, or SQL expressions
         as text), at most `limit`."""
-        where = None
-        for condition in conditions:
-            where = condition if where is None else where & condition
+        where = all_of(conditions)
         needed = _where_columns(where) if where is not None else []
         if (needed is None or not set(_join_aliases(needed)) <= self._joined
                 or any(not isinstance(column, str) and column._meta.call_chain for column, _ascending in order)):

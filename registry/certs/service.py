@@ -27,7 +27,7 @@ from registry.auth.principal import Principal, system_principal
 from registry.certs import parsing
 from registry.certs.reasons import REVOCATION_REASONS
 from registry.certs.tables import Certificate
-from registry.compiled import Compiled, JoinedSelect, Value, frozen_condition
+from registry.compiled import Compiled, JoinedSelect, Value, all_of, frozen_condition
 from registry.errors import Conflict, Invalid, NotFound
 from registry.people import service as people
 from registry.subtree import WIDE_SHARE, is_small_subtree, refresh_agency_paths, share_of_agencies, within_subtrees
@@ -948,9 +948,7 @@ def _ranked_condition(words: list[str], conditions: list[Any], after: Sequence[A
                  "LIMIT 1), 0)")
         search_key, not_after, certificate_id = after
         bound_values = [search_key, search_key, not_after, not_after, certificate_id]
-    where = None
-    for condition in conditions:
-        where = condition if where is None else where & condition
+    where = all_of(conditions)
     # The inner "certificate" is the one its conditions name; CROSS JOIN keeps the text table outermost,
     # so that the rows come in its order and the LIMIT ends the read.
     return WhereRaw(
@@ -1005,9 +1003,7 @@ def _named_condition(words: list[str], conditions: list[Any], after: Sequence[An
     from_key, from_values = "", []
     if after is not None:
         from_key, from_values = " AND k.search_key >= {}", [after[0]]
-    where = None
-    for condition in conditions:
-        where = condition if where is None else where & condition
+    where = all_of(conditions)
     # `|| ''`: the keys' order as an expression, which the table's own index does not serve, so that the
     # matches are found through the trigram index and sorted, never by walking every key in order.
     return WhereRaw(
