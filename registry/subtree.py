@@ -171,16 +171,15 @@ def _agency_among(foreign_key: Any, paths: list[str], sqlite: bool, read_in_orde
         return WhereRaw(f'"{table}"."{column}" IS NOT NULL AND "{table}"."{column}" NOT IN ({outside})', *bounds)
     if inline:
         condition, values = _inline(condition, values), []
-    wide = share is not None and share > (WIDE_SHARE if read_in_order else MOST_OF_THE_TREE)
-    if wide and not sqlite:
-        # PostgreSQL made a wide subtree's IN a join, each row read in the list's order looking its agency up:
-        # at 10,000 agencies nearly every lookup missed its cache (a department's active certificates, 757
-        # rows read for a page of 51: 1.13 ms). Wrapped, the IN stays a condition, tested against a hashed
-        # set of the subtree's agencies built once (0.84 ms); a narrow subtree still finds its few agencies'
-        # rows through the agency index.
-        return WhereRaw(f'("{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})) IS TRUE', *values)
-    unary = "+" if sqlite and wide else ""
-    return WhereRaw(f'{unary}"{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})', *values)
+    among = f'"{table}"."{column}" IN (SELECT id FROM agency WHERE {condition})'
+    if share is None or share <= (WIDE_SHARE if read_in_order else MOST_OF_THE_TREE):
+        return WhereRaw(among, *values)
+    # PostgreSQL made a wide subtree's IN a join, each row read in the list's order looking its agency up: at
+    # 10,000 agencies nearly every lookup missed its cache (a department's active certificates, 757 rows read
+    # for a page of 51: 1.13 ms). Wrapped, the IN stays a condition, tested against a hashed set of the
+    # subtree's agencies built once (0.84 ms); a narrow subtree still finds its few agencies' rows through the
+    # agency index.
+    return WhereRaw(f"+{among}" if sqlite else f"({among}) IS TRUE", *values)
 
 
 # A materialized path as the registry writes it, safe to write into SQL text as it is.
