@@ -428,6 +428,9 @@ def _sqlite_boolean(value: bytes) -> bool:
     return value == b"1"
 
 
+_VIETNAM_OFFSET = VIETNAM.utcoffset(None)
+
+
 def _sqlite_timestamptz_in_vietnam(value: bytes | str) -> datetime:
     """A timestamptz column as Piccolo writes it to SQLite (UTC text), as a Vietnam-time datetime: the same
     moment as `astimezone(VIETNAM)` gives (a fixed offset), made with a fourth less work, for every moment of
@@ -437,9 +440,6 @@ def _sqlite_timestamptz_in_vietnam(value: bytes | str) -> datetime:
         return (moment + _VIETNAM_OFFSET).replace(tzinfo=VIETNAM)
     except OverflowError:
         return moment.replace(tzinfo=UTC)
-
-
-_VIETNAM_OFFSET = VIETNAM.utcoffset(None)
 
 
 async def open_pool(engine: Engine) -> None:
