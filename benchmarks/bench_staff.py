@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -331,8 +333,12 @@ def measure_run(engine: str, size: Size, workers: int, prepared: Prepared, optio
         results = harness.measure(registry, bare, cases(prepared), duration=options.duration, rounds=options.rounds,
                                   progress=console)
         memory = worker_memory_mb(registry)
-        extra: dict[str, Any] = {}
-        if with_writes:
+    extra: dict[str, Any] = {}
+    if with_writes:
+        # On a copy: the kept database stays as generated, so every run reads the same data (decided
+        # requests would leave the heads' inboxes for good, imported certificates would pile up).
+        with scratch_copy(prepared, options, log_dir) as copy_env, \
+                harness.registry_server(copy_env, workers=workers, log_dir=log_dir) as registry:
             contents = bundles(options.bundles, offset=int(time.time() * 1000) % 10**9 * 1000)
             extra["parse_rate"] = parse_rate(contents)
             extra["import_rate"] = asyncio.run(import_rate(registry.base_url, prepared.tokens["admin"], contents))
@@ -341,8 +347,64 @@ def measure_run(engine: str, size: Size, workers: int, prepared: Prepared, optio
                 extra["decided"] = min(BULK, (len(prepared.decidable) - 2) // 2)
                 extra["bulk_ms"], extra["single_ms"] = asyncio.run(
                     decision_costs(registry.base_url, prepared.tokens["root_head"], prepared.decidable))
-            console.log(f"writes: {extra}")
+        console.log(f"writes: {extra}")
     return Run(engine, size, workers, results, burst_ms, memory, empty_memory, extra)
+
+
+WRITES_DATABASE = "registry_bench_writes"
+
+
+@contextlib.contextmanager
+def scratch_copy(prepared: Prepared, options: argparse.Namespace, scratch: Path) -> Iterator[dict[str, str]]:
+    """A copy of the prepared database (its tokens and sessions included) for the writes, dropped afterwards;
+    yields the registry's settings for it. SQLite: the backup API (consistent, write-ahead log included);
+    PostgreSQL: a database made from the kept one as its template (no one may be connected to it meanwhile:
+    the reading server has stopped)."""
+    data_dir = scratch / "writes"
+    data_dir.mkdir(exist_ok=True)
+    if harness.engine_of(prepared.database_url) == "sqlite":
+        import sqlite3
+
+        target = data_dir / "registry.sqlite3"
+        source = sqlite3.connect(prepared.database_url.removeprefix("sqlite:///"))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        try:
+            yield harness.settings_env(f"sqlite:///{target}", data_dir)
+        finally:
+            for leftover in data_dir.glob("registry.sqlite3*"):
+                leftover.unlink()
+        return
+    template = prepared.database_url.rsplit("/", 1)[1]
+    asyncio.run(_postgres_command(options.postgres_url, f'DROP DATABASE IF EXISTS "{WRITES_DATABASE}" WITH (FORCE)',
+                                  f'CREATE DATABASE "{WRITES_DATABASE}" TEMPLATE "{template}"'))
+    try:
+        yield harness.settings_env(options.postgres_url.rsplit("/", 1)[0] + f"/{WRITES_DATABASE}", data_dir)
+    finally:
+        asyncio.run(_postgres_command(options.postgres_url, f'DROP DATABASE IF EXISTS "{WRITES_DATABASE}" WITH (FORCE)'))
+
+
+async def _postgres_command(server_url: str, *statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server_url)
+    try:
+        for statement in statements:
+            for attempt in range(50):
+                try:
+                    await connection.execute(statement)
+                    break
+                except asyncpg.ObjectInUseError:
+                    # The reading server's connections close as its workers exit: a moment later.
+                    if attempt == 49:
+                        raise
+                    await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
 
 
 def print_run(console: Console, run: Run) -> None:
@@ -444,8 +506,7 @@ def main() -> None:
                 size = sizes[size_label]
                 database_url, data_dir = ensure_data(engine, size, options, console)
                 prepared = asyncio.run(prepare(database_url, data_dir))
-                # Two workers first: the writes (imports, decisions) come with the last run, so that both
-                # worker counts read the same data (decided requests leave the heads' inboxes).
+                # The writes (imports, decisions) come with the one-worker run, on a copy of the data.
                 for workers in ((2, 1) if engine == "postgresql" else (1,)):
                     run = measure_run(engine, size, workers, prepared, options, console, with_writes=workers == 1,
                                       log_dir=Path(logs))

@@ -32,7 +32,9 @@ from registry.http import (
     AppSettings,
     AuthenticationMiddleware,
     before_request,
+    guards_on_handlers,
     instrument,
+    lighten_log_records,
     problem_details_plugin,
     problems,
     provide_principal,
@@ -148,6 +150,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None, *, worke
             # /api/v1/me at 32 connections had a p99 of 75 ms (median 7 ms), 13 ms frozen (README).
             gc.collect()
             gc.freeze()
+            lighten_log_records()
             # Which loop the server runs the worker on (uvloop under `registry serve`): told once, for whoever
             # reads the server's log.
             logger.info("worker %d ready on %s", os.getpid(), type(asyncio.get_running_loop()).__module__)
@@ -188,7 +191,7 @@ def create_app(settings: Settings, domains: list[Domain] | None = None, *, worke
     # The public portal's cached answers go out before routing (registry.publish.fastpath).
     from registry.publish.fastpath import wrap
 
-    return instrument(wrap(app), settings)
+    return instrument(wrap(guards_on_handlers(app)), settings)
 
 
 def app_from_env() -> Litestar:
