@@ -1,8 +1,9 @@
-"""On SQLite, who a credential belongs to is known from earlier requests while no process has committed
-anything since (registry/auth/known.py). That is read from the write-ahead log's index, with no query
-(`db.committed_state`): a query let go of the GIL inside SQLite, and under load getting it back cost eight
-times the read (README, "Who is asking, without a query"). The value must move with every commit, by this
-process or any other, and the registry must fall back to the audit chain's head whenever it cannot be had."""
+"""On SQLite, whether anything was committed since, by any process, is read from the write-ahead log's
+index, with no query (`db.committed_state`), and the audit chain's head, which tells every request whether
+who is asking may have changed (registry/auth/known.py), is read again only after a commit: a query let go
+of the GIL inside SQLite, and under load getting it back cost eight times the read (README, "Who is asking,
+without a query"). The state must move with every commit, by this process or any other; the head is read
+as before whenever the state cannot be had."""
 
 from __future__ import annotations
 
@@ -83,10 +84,53 @@ async def test_a_header_being_rewritten_is_not_taken(engine) -> None:
     assert db.committed_state() == whole[:48]
 
 
-async def test_without_the_index_the_chains_head_decides(engine, monkeypatch) -> None:
+def counting_head_reads(monkeypatch) -> list[tuple[int, str]]:
+    reads: list[tuple[int, str]] = []
+    original = audit._read_head
+
+    async def counted() -> tuple[int, str]:
+        reads.append(await original())
+        return reads[-1]
+
+    monkeypatch.setattr(audit, "_read_head", counted)
+    return reads
+
+
+async def test_the_chains_head_is_read_again_only_after_a_commit(engine, monkeypatch) -> None:
+    reads = counting_head_reads(monkeypatch)
+    first = await auth._data_marker()
+    assert await auth._data_marker() == first and await audit.head() == first[1:]
+    assert len(reads) == 1
+    # Another process commits something that is not a change of registry data (a token's last use, say):
+    # the head is read again, and is the same.
+    script = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+              "c.execute('CREATE TABLE IF NOT EXISTS elsewhere (x)'); c.commit()")
+    subprocess.run([sys.executable, "-c", script, engine.path], check=True, timeout=60)
+    assert await auth._data_marker() == first
+    assert len(reads) == 2
+    # Another process's change of registry data: seen at once.
+    script = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
+    upsert = ("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, 'changed elsewhere') "
+              "ON CONFLICT (id) DO UPDATE SET hash = excluded.hash")
+    subprocess.run([sys.executable, "-c", script, engine.path, upsert], check=True, timeout=60)
+    changed = await auth._data_marker()
+    assert changed != first and changed[2] == "changed elsewhere"
+    # Inside a transaction the head is read through it, every time.
+    async with db.transaction():
+        before = len(reads)
+        await audit.head()
+        await audit.head()
+        assert len(reads) == before + 2
+        audit.record(system_principal("test"), "test.change", "test", "3")
+    assert await auth._data_marker() not in (first, changed)
+
+
+async def test_without_the_index_the_chains_head_is_read_each_time(engine, monkeypatch) -> None:
     monkeypatch.setattr(db.SharedConnectionSQLiteEngine, "committed_state", lambda self: None)
+    reads = counting_head_reads(monkeypatch)
     before = await auth._data_marker()
     assert before == (db.write_generation(), *await audit.head())
+    assert len(reads) == 2
     async with db.transaction():
         audit.record(system_principal("test"), "test.change", "test", "2")
     assert await auth._data_marker() != before

@@ -128,7 +128,12 @@ async def write_chained(entries: list[PendingEntry]) -> None:
 
 
 async def head() -> tuple[int, str]:
-    """The chain's head (its last seq and hash): it moves with every committed change of registry data."""
+    """The chain's head (its last seq and hash): it moves with every committed change of registry data. On
+    SQLite it is read again only once something was committed since (db.read_while_unchanged)."""
+    return await db.read_while_unchanged("audit head", _read_head)
+
+
+async def _read_head() -> tuple[int, str]:
     rows = await db.quick_read(AuditHead, "SELECT seq, hash FROM audit_head WHERE id = 1")
     return (int(rows[0]["seq"]), rows[0]["hash"]) if rows else (0, "")
 

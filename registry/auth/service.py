@@ -357,14 +357,9 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 async def _data_marker() -> Hashable:
-    """The state of the registry's data: it moves with every change committed by any process and with what
-    this process writes or puts back outside it (db.write_generation). On SQLite, what the write-ahead log's
-    index says of the last commit (any commit, read without a query: db.committed_state); otherwise, or
-    when that cannot be read, the audit chain's head."""
+    """The state of the registry's data: it moves with every change committed by any process (the audit
+    chain's head) and with what this process writes or puts back outside it (db.write_generation)."""
     generation = db.write_generation()
-    state = db.committed_state()
-    if state is not None:
-        return (generation, state)
     return (generation, *await audit.head())
 
 
