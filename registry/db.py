@@ -32,6 +32,7 @@ from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory  # noqa: E402
 from piccolo.table import Table  # noqa: E402
 
+from registry.shared_reads import SharedReads  # noqa: E402
 from registry.timeutil import VIETNAM  # noqa: E402
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -441,12 +442,16 @@ def committed_state() -> bytes | None:
 
 async def read_while_unchanged(name: str, read: Callable[[], Awaitable[_T]]) -> _T:
     """What `read()` answers, kept on SQLite while nothing at all has been committed since it was read, by any
-    process (`committed_state` the same): asked again only after a commit. Read every time on PostgreSQL,
-    inside a transaction (which sees its own writes), and whenever the committed state cannot be had. The
-    state is taken before the read: a commit landing meanwhile moves it, and the next call reads again."""
+    process (`committed_state` the same): asked again only after a commit. The state is taken before the
+    read: a commit landing meanwhile moves it, and the next call reads again. On PostgreSQL, read for every
+    call, but callers asking at the same time share a query that started after they asked
+    (`SharedReads.fresh`). Read for the caller alone inside a transaction (which sees its own writes), and
+    whenever the committed state cannot be had."""
     engine = current_engine()
-    if not isinstance(engine, SharedConnectionSQLiteEngine) or _current_tx.get() is not None:
+    if _current_tx.get() is not None:
         return await read()
+    if not isinstance(engine, SharedConnectionSQLiteEngine):
+        return await _fresh_reads.fresh(name, read)
     state = engine.committed_state()
     if state is None:
         return await read()
@@ -457,6 +462,10 @@ async def read_while_unchanged(name: str, read: Callable[[], Awaitable[_T]]) -> 
     value = await read()
     engine._unchanged_reads[key] = (state, value)
     return value
+
+
+# Reads that must see every commit made before they were asked for, shared by concurrent callers.
+_fresh_reads = SharedReads()
 
 
 def is_sqlite() -> bool:

@@ -6,6 +6,11 @@ last use, queued for SQLite's write lock), the agency paths that choose a list's
 not wait for them planned the province's list agency by agency: 53 s for the last of 32 at a million
 certificates), what is derived for a principal. `SharedReads` lets the first request read and the others
 wait for that read.
+
+Some reads must not be shared that way: the audit chain's head tells whether anything changed since, and a
+request arriving while a read of it is in flight may come after a commit that read did not see (a token
+revoked by then would still be taken). `SharedReads.fresh` shares only a read that starts after its caller
+asked: the one that starts when the read in flight ends.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ class SharedReads:
 
     def __init__(self) -> None:
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
+        # fresh(): by key, the read that starts once the one in flight ends, awaited by those asking meanwhile.
+        self._following: dict[Hashable, asyncio.Future[Any]] = {}
 
     def in_progress(self, key: Hashable) -> bool:
         return self._current(key) is not None
@@ -37,6 +44,32 @@ class SharedReads:
             self._pending[key] = pending
             pending.add_done_callback(functools.partial(self._finished, key))
         return await asyncio.shield(pending)
+
+    async def fresh(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """What `read` answers (or raises), from a read that started after this call: the caller never takes
+        the answer of a read already in flight, but waits for the next one, which starts as soon as that one
+        ends and serves everyone who asked meanwhile. Shielded as `once` is. On PostgreSQL, where every
+        request read the audit head in a round trip of its own, a handful of requests in flight now share
+        each (README, "Who is asking, without a query")."""
+        following = self._following.get(key)
+        if following is None or following.done() or following.get_loop() is not asyncio.get_running_loop():
+            in_flight = self._current(key)
+            if in_flight is None:
+                return await self.once(key, read)
+            following = asyncio.ensure_future(self._read_after(key, in_flight, read))
+            self._following[key] = following
+        return await asyncio.shield(following)
+
+    async def _read_after(self, key: Hashable, in_flight: asyncio.Future[Any], read: Callable[[], Awaitable[T]]) -> T:
+        await asyncio.wait([in_flight])  # its answer or error is its own callers'
+        # This read is now the one in flight: whoever asks from here on waits for the next.
+        started = asyncio.current_task()
+        assert started is not None
+        if self._following.get(key) is started:
+            del self._following[key]
+        self._pending[key] = started
+        started.add_done_callback(functools.partial(self._finished, key))
+        return await read()
 
     def _current(self, key: Hashable) -> asyncio.Future[Any] | None:
         pending = self._pending.get(key)
@@ -53,3 +86,4 @@ class SharedReads:
 
     def clear(self) -> None:
         self._pending.clear()
+        self._following.clear()
