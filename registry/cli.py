@@ -158,6 +158,17 @@ def migrate() -> None:
     click.echo(f"applied {len(applied)} migration(s)" if applied else "no pending migrations")
 
 
+@cli.command()
+def maintain() -> None:
+    """Put the certificate search's own indexes back in shape (for a quiet hour; changes no data)."""
+    from registry.certs import service as certs
+
+    async def work(_settings: Settings) -> str:
+        return await certs.tidy_search_indexes()
+
+    click.echo(run(work))
+
+
 # --- agencies -----------------------------------------------------------------------------------
 
 

@@ -1059,3 +1059,32 @@ async def revocations_issued_by(issuer: str) -> list[dict[str, Any]]:
     revoked_at and reason. What a CA that keeps its records here puts on its CRL."""
     return await Certificate.select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason).where(
         (Certificate.issuer == issuer) & Certificate.revoked_at.is_not_null()).order_by(Certificate.id)
+
+
+# --- maintenance ------------------------------------------------------------------------------------
+
+
+async def sort_search_names() -> None:
+    """PostgreSQL: rewrite the table of search keys in key order (CLUSTER on its primary key). A search reads
+    its matching keys from that table's pages, and keys added by imports land wherever there is room: at a
+    million certificates loaded in chunks, the 1,700 keys that match "nguyen van" lay on 1,023 of its pages
+    (4.1 ms), where in key order they fill 24 (1.1 ms). The table is locked while it is rewritten (about a
+    second at 210,000 keys): searches and imports wait, none fails. Inside the caller's transaction."""
+    await Certificate.raw(f"CLUSTER {SEARCH_NAMES} USING {SEARCH_NAMES}_pkey")
+    await Certificate.raw(f"ANALYZE {SEARCH_NAMES}")
+
+
+async def tidy_search_indexes() -> str:
+    """Put the certificate search's own structures back in their best shape, for a quiet hour (`registry
+    maintain`): on PostgreSQL the table of search keys in key order (`sort_search_names`); on SQLite the text
+    table's segments merged into one (FTS5's 'optimize', which a bulk load runs too). Changes no registry data;
+    returns what was done, in a line."""
+    async with db.transaction():
+        if not db.is_sqlite():
+            await sort_search_names()
+            count = (await Certificate.raw(f"SELECT count(*) AS n FROM {SEARCH_NAMES}"))[0]["n"]
+            return f"search keys sorted ({count} keys)"
+        if not await Certificate.raw("SELECT 1 FROM sqlite_master WHERE name = {}", TEXT_TABLE):
+            return "no text table to merge (this SQLite has no FTS5 trigram tokenizer)"
+        await Certificate.raw(f"INSERT INTO {TEXT_TABLE} ({TEXT_TABLE}) VALUES ('optimize')")
+        return "text index merged"
