@@ -5,6 +5,8 @@ Python filter of all rows."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry import subtree
@@ -141,3 +143,24 @@ async def test_wide_and_narrow_subtree_conditions_read_the_same_pages(generated,
     assert sql.startswith("+") == (wide and db.is_sqlite())
     for agency in agencies:
         assert await every_page(agency["code"], 7) == expected(rows, agency["path"]), agency["code"]
+
+
+async def test_a_subtree_s_agencies_come_from_the_path_index_alone_on_postgresql(generated) -> None:
+    """PostgreSQL gathers a wide subtree's agencies into a hashed set (subtree.py); the path index carries the
+    ids (migration 2026-12-03T09:00), so that set is read from the index, not from the agency table's pages."""
+    from registry import db
+
+    if db.is_sqlite():
+        pytest.skip("SQLite's path index carries the rowid, the agency's id")
+    agencies, _rows = generated
+    department = min((agency for agency in agencies if agency["path"].count("/") == 3), key=lambda a: a["id"])
+    async with db.transaction():
+        # Vacuumed, as the generator leaves the table, so that its pages are known to be all visible.
+        await Agency.raw("SET LOCAL enable_seqscan = off")
+        await Agency.raw("SET LOCAL enable_bitmapscan = off")
+        plan = await Agency.raw(f"EXPLAIN (FORMAT JSON) SELECT id FROM agency WHERE path LIKE '{department['path']}%'")
+    explained = plan[0]["QUERY PLAN"]
+    node = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    assert (node["Node Type"], node["Index Name"]) == ("Index Only Scan", "agency_path_ids")
+    names = {row["indexname"] for row in await Agency.raw("SELECT indexname FROM pg_indexes WHERE tablename = 'agency'")}
+    assert "agency_path_prefix" not in names  # replaced: one index on the path serves every prefix
