@@ -50,7 +50,7 @@ class SharedReads:
         the answer of a read already in flight, but waits for the next one, which starts as soon as that one
         ends and serves everyone who asked meanwhile. Shielded as `once` is. On PostgreSQL, where every
         request read the audit head in a round trip of its own, a handful of requests in flight now share
-        each (README, "Who is asking, without a query")."""
+        each (README, "One head read for the requests in flight")."""
         following = self._following.get(key)
         if following is None or following.done() or following.get_loop() is not asyncio.get_running_loop():
             in_flight = self._current(key)
