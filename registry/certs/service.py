@@ -1068,8 +1068,8 @@ async def sort_search_names() -> None:
     """PostgreSQL: rewrite the table of search keys in key order (CLUSTER on its primary key). A search reads
     its matching keys from that table's pages, and keys added by imports land wherever there is room: at a
     million certificates loaded in chunks, the 1,700 keys that match "nguyen van" lay on 1,023 of its pages
-    (4.1 ms), where in key order they fill 24 (1.1 ms). The table is locked while it is rewritten (about a
-    second at 210,000 keys): searches and imports wait, none fails. Inside the caller's transaction."""
+    (4.1 ms), where in key order they fill 24 (1.1 ms). The table is locked while it is rewritten (a few
+    seconds at 210,000 keys): searches and imports wait, none fails. Inside the caller's transaction."""
     await Certificate.raw(f"CLUSTER {SEARCH_NAMES} USING {SEARCH_NAMES}_pkey")
     await Certificate.raw(f"ANALYZE {SEARCH_NAMES}")
 
