@@ -17,17 +17,27 @@ from registry.shared_reads import SharedReads
 
 
 class CountingRead:
-    """A read that answers how many reads were started before it, and holds on until released."""
+    """A read that answers its place among the reads started (1, 2, …), each held until its gate opens."""
 
     def __init__(self) -> None:
         self.started = 0
-        self.release = asyncio.Event()
+        self.gates: dict[int, asyncio.Event] = {}
+        self.all_open = False
         self.failing = False
+
+    def open(self, number: int) -> None:
+        self.gates.setdefault(number, asyncio.Event()).set()
+
+    def open_all(self) -> None:
+        self.all_open = True
+        for gate in self.gates.values():
+            gate.set()
 
     async def __call__(self) -> int:
         self.started += 1
         number = self.started
-        await self.release.wait()
+        if not self.all_open:
+            await self.gates.setdefault(number, asyncio.Event()).wait()
         if self.failing:
             raise RuntimeError(f"read {number} failed")
         return number
@@ -47,7 +57,7 @@ async def test_callers_during_a_read_share_the_next_one() -> None:
     later = [asyncio.create_task(shared.fresh("head", read)) for _ in range(20)]
     await settle()
     assert read.started == 1  # the next read waits for the one in flight
-    read.release.set()
+    read.open_all()
     assert await first == 1
     assert await asyncio.gather(*later) == [2] * 20
     assert read.started == 2
@@ -61,18 +71,19 @@ async def test_a_caller_never_takes_a_read_that_started_before_it_asked() -> Non
     await settle()
     second = asyncio.create_task(shared.fresh("head", read))
     await settle()
-    read.release.clear()
-    # The first read ends; the one its waiters share starts only now, and a caller arriving while it is in
-    # flight waits for a third.
-    read.release.set()
+    # The first read ends; the one its waiters share starts only now.
+    read.open(1)
     assert await first == 1
-    read.release.clear()
     await settle()
-    assert read.started == 2
+    assert read.started == 2 and not second.done()
+    # A caller arriving while that second read is in flight waits for a third.
     third = asyncio.create_task(shared.fresh("head", read))
+    read.open(2)
+    assert await second == 2
     await settle()
-    read.release.set()
-    assert (await second, await third) == (2, 3)
+    assert read.started == 3 and not third.done()
+    read.open(3)
+    assert await third == 3
 
 
 async def test_names_are_read_apart() -> None:
@@ -81,8 +92,8 @@ async def test_names_are_read_apart() -> None:
     other = asyncio.create_task(shared.fresh("sessions", sessions))
     await settle()
     assert (heads.started, sessions.started) == (1, 1)
-    heads.release.set()
-    sessions.release.set()
+    heads.open_all()
+    sessions.open_all()
     assert (await one, await other) == (1, 1)
 
 
@@ -91,7 +102,7 @@ async def test_an_error_reaches_every_caller_of_that_read_and_the_next_call_read
     read.failing = True
     callers = [asyncio.create_task(shared.fresh("head", read)) for _ in range(3)]
     await settle()
-    read.release.set()
+    read.open_all()
     outcomes = await asyncio.gather(*callers, return_exceptions=True)
     assert [str(outcome) for outcome in outcomes] == ["read 1 failed", "read 2 failed", "read 2 failed"]
     read.failing = False
@@ -106,7 +117,7 @@ async def test_a_caller_going_away_does_not_cancel_the_others_read() -> None:
     await settle()
     first.cancel()  # the client that asked first hangs up
     leaving.cancel()
-    read.release.set()
+    read.open_all()
     assert await staying == 2
     for gone in (first, leaving):
         with pytest.raises(asyncio.CancelledError):
