@@ -338,7 +338,7 @@ async def _set_aside_text_indexes() -> list[str]:
         # Ranked at once, spaced as the migration spaces them; the text index then reads every key again.
         # Merged into one segment after: every later write would go on merging the rebuild's segments.
         return [certs.FILL_NAME_RANKS, f"INSERT INTO {certs.TEXT_TABLE} ({certs.TEXT_TABLE}) VALUES ('rebuild')",
-                f"INSERT INTO {certs.TEXT_TABLE} ({certs.TEXT_TABLE}) VALUES ('optimize')",
+                certs.MERGE_TEXT_TABLE,
                 *(row["sql"] for row in triggers)]
     rows = await AuditEntry.raw("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
                                 "AND tablename IN ('certificate', {}) AND indexdef LIKE '%gin_trgm_ops%'", certs.SEARCH_NAMES)

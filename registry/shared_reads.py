@@ -40,9 +40,7 @@ class SharedReads:
         cancel it for the others. Once it ended, the next request reads again."""
         pending = self._current(key)
         if pending is None:
-            pending = asyncio.ensure_future(read())
-            self._pending[key] = pending
-            pending.add_done_callback(functools.partial(self._finished, key))
+            pending = self._in_flight(key, asyncio.ensure_future(read()))
         return await asyncio.shield(pending)
 
     async def fresh(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
@@ -67,9 +65,14 @@ class SharedReads:
         assert started is not None
         if self._following.get(key) is started:
             del self._following[key]
-        self._pending[key] = started
-        started.add_done_callback(functools.partial(self._finished, key))
+        self._in_flight(key, started)
         return await read()
+
+    def _in_flight(self, key: Hashable, read: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """`read` as the read of `key` in flight, until it ends."""
+        self._pending[key] = read
+        read.add_done_callback(functools.partial(self._finished, key))
+        return read
 
     def _current(self, key: Hashable) -> asyncio.Future[Any] | None:
         pending = self._pending.get(key)

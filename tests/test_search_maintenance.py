@@ -26,7 +26,7 @@ QUERIES = ["nguyen van", "an", "aaa", "thi"]
 
 
 async def keys_as_stored() -> list[str]:
-    """The table of keys in the order of its pages, and the same keys in key order."""
+    """The table of keys in the order of its pages."""
     return [row["search_key"] for row in await Certificate.raw(f"SELECT search_key FROM {certs.SEARCH_NAMES} ORDER BY ctid")]
 
 

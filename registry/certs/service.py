@@ -889,6 +889,8 @@ TEXT_TABLE = "certificate_search_ranked"
 # A narrow list reads its page from the ranked table up to this many matches in all: reading them costs about
 # 6 µs each, counting them 5 µs; a narrow list meets few of many matches, and reads its own rows instead.
 TEXT_TABLE_MAX_MATCHES = 500
+# The text table's segments merged into one: after a bulk load (registry/generate.py) and by `registry maintain`.
+MERGE_TEXT_TABLE = f"INSERT INTO {TEXT_TABLE} ({TEXT_TABLE}) VALUES ('optimize')"
 # Ranks of a bulk load (registry/generate.py), spaced as the migration spaces them.
 FILL_NAME_RANKS = (
     f"INSERT INTO {NAME_RANKS} (rank, certificate_id, search_key) SELECT ROW_NUMBER() OVER "
@@ -1086,5 +1088,5 @@ async def tidy_search_indexes() -> str:
             return f"search keys sorted ({count} keys)"
         if not await Certificate.raw("SELECT 1 FROM sqlite_master WHERE name = {}", TEXT_TABLE):
             return "no text table to merge (this SQLite has no FTS5 trigram tokenizer)"
-        await Certificate.raw(f"INSERT INTO {TEXT_TABLE} ({TEXT_TABLE}) VALUES ('optimize')")
+        await Certificate.raw(MERGE_TEXT_TABLE)
         return "text index merged"
