@@ -170,3 +170,26 @@ async def test_the_inbox_condition_is_written_once_per_known_principal(client, p
     assert filed.status_code == 201, filed.text
     assert filed.json()["id"] in await inbox_ids(client, province, "city_head")
     assert len(written) == 2 * once
+
+
+async def test_a_list_tells_the_requests_one_filed_from_the_others(client, province) -> None:
+    """Who filed a record changes what may be done with it, record by record, in one list: the head's own
+    request (same agency, same state as the clerk's) is his to withdraw and not his to decide; the clerk's is
+    his to decide and not his to withdraw. A list works the actions out once per state, agency and
+    involvement (`ListPermissions.derived`), and answers as the record's own page does."""
+    by_clerk = await file(client, province, new_personal(CITY_FINANCE, "Trần Thị Bình", "022199001234"))
+    by_head = await client.post("/api/v1/cert-requests", json=new_personal(CITY_FINANCE, "Lê Văn Cường", "022199005678"),
+                                headers=province.auth("city_head"))
+    assert by_clerk.status_code == 201 and by_head.status_code == 201, by_head.text
+    for username, own, other in (("city_head", by_head.json()["id"], by_clerk.json()["id"]),
+                                 ("city_clerk", by_clerk.json()["id"], by_head.json()["id"])):
+        listed = await client.get("/api/v1/cert-requests", params={"state": "submitted"},
+                                  headers=province.auth(username))
+        assert listed.status_code == 200, listed.text
+        actions = {item["id"]: item["actions"] for item in listed.json()}
+        assert "withdraw" in actions[own] and "withdraw" not in actions[other], (username, actions)
+        if username == "city_head":
+            assert "approve" not in actions[own] and "approve" in actions[other], actions
+        for record_id in (own, other):
+            alone = await client.get(f"/api/v1/cert-requests/{record_id}", headers=province.auth(username))
+            assert alone.json()["actions"] == actions[record_id]

@@ -8,7 +8,7 @@ reaches that agency and every agency below it (`Principal.covers`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,11 +134,19 @@ class ListPermissions:
     request): each answer is kept under what it depends on, the action, the agency and the two facts of the
     involvement `may` reads (whether the principal filed the record, whether it is about them)."""
 
-    __slots__ = ("principal", "_answers")
+    __slots__ = ("principal", "_answers", "_derived")
 
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self._answers: dict[tuple[str, str | None, bool, bool], bool] = {}
+        self._derived: dict[Hashable, Any] = {}
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """What `compute` makes of these answers, kept under `key` for the rest of the list: `key` must name
+        everything it reads (a record's available actions: its flow, state, agency and involvement)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def may(self, action: str, agency_path: str | None, involvement: Involvement) -> bool:
         principal = self.principal

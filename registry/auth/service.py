@@ -682,9 +682,13 @@ async def names_of_users(user_ids: Iterable[int]) -> dict[int, str]:
     wanted = sorted({user_id for user_id in user_ids if user_id is not None})
     if not wanted:
         return {}
-    rows = await UserAccount.select(UserAccount.id, UserAccount.person.full_name.as_alias("full_name")).where(
-        UserAccount.id.is_in(wanted))
+    rows = await UserAccount.raw(_NAMES_SQL.format(", ".join(["{}"] * len(wanted))), *wanted)
     return {row["id"]: row["full_name"] for row in rows}
+
+
+# A request's page names the people of its history: plain SQL, as Piccolo's building of this joined select
+# took a tenth of the page (issue 12). Its {} takes one placeholder per id.
+_NAMES_SQL = "SELECT u.id, p.full_name FROM user_account u LEFT JOIN person p ON p.id = u.person WHERE u.id IN ({})"
 
 
 # --- users managed from pages: lists, accounts for existing people, passwords -----------------------

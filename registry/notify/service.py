@@ -6,6 +6,7 @@ from typing import Any
 
 from registry import db
 from registry.auth.principal import Principal
+from registry.compiled import Compiled, Value
 from registry.notify.tables import Notification, OutboxMessage
 from registry.timeutil import now
 
@@ -70,15 +71,27 @@ async def recent(actor: Principal, limit: int = 20) -> list[dict[str, Any]]:
     ).order_by(Notification.id, ascending=False).limit(limit)
 
 
+# Whether the user has an unread notice (at a page): asked on every view of a request's page, so built once
+# (compiled.py): Piccolo's building of the query took a tenth of the page (issue 12).
+_AN_UNREAD = Compiled(lambda: Notification.select(Notification.id).where(
+    (Notification.user == Value("user")) & Notification.read_at.is_null()).first())
+_AN_UNREAD_AT = Compiled(lambda: Notification.select(Notification.id).where(
+    (Notification.user == Value("user")) & Notification.read_at.is_null() & (Notification.url == Value("url"))).first())
+
+
 async def mark_read(actor: Principal, url: str | None = None) -> None:
     """Bookkeeping of what the user has seen: not a change of registry data, so not audited."""
     if actor.user_id is None:
         return
+    # Most page views have nothing to mark: a read finds out, so that they take no write lock.
+    if url is None:
+        unread = await _AN_UNREAD.run(user=actor.user_id)
+    else:
+        unread = await _AN_UNREAD_AT.run(user=actor.user_id, url=url)
+    if unread is None:
+        return
     condition = (Notification.user == actor.user_id) & Notification.read_at.is_null()
     if url is not None:
         condition = condition & (Notification.url == url)
-    # Most page views have nothing to mark: a read finds out, so that they take no write lock.
-    if not await Notification.exists().where(condition):
-        return
     await Notification.update({Notification.read_at: now()}).where(condition)
     db.note_write()

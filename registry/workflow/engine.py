@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import msgspec
 from piccolo.query.methods.raw import Raw
 from piccolo.querystring import QueryString
 from piccolo.table import Table
@@ -59,7 +60,15 @@ class Flow:
             object.__setattr__(self, "record_type", f"{self.name}_request")
 
     def url(self, record_id: int) -> str:
-        return self.page_path.format(id=record_id)
+        before, after = self._page_path_around_id
+        return f"{before}{record_id}{after}"
+
+    @cached_property
+    def _page_path_around_id(self) -> tuple[str, str]:
+        """`page_path` before and after its {id}: every record of a list has its url, and formatting the path
+        anew each time took a twentieth of the list's JSON."""
+        before, _, after = self.page_path.partition("{id}")
+        return before.format(), after.format()
 
     def kind_label(self, kind: str) -> str:
         return self.kind_labels.get(kind, kind)
@@ -230,8 +239,17 @@ def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any],
                 listed: permissions.ListPermissions | None = None) -> list[str]:
     """The transitions the actor may take on the record now; `listed`: the answers of the list it is in."""
     answers = listed or permissions.ListPermissions(actor)
-    involved = involvement(row)
-    return [t.name for t in flow.machine.available(row["state"]) if answers.may(t.action, row["agency_path"], involved)]
+    state, agency_path, subject = row["state"], row["agency_path"], row.get("subject")
+    # What `may` reads of the record besides the agency: whether the actor filed it, whether it is about them.
+    filed = actor.user_id is not None and actor.user_id == row.get("requester")
+    about = bool(subject) and actor.person_id is not None and actor.person_id == subject
+
+    def available() -> tuple[str, ...]:
+        involved = involvement(row)
+        return tuple(t.name for t in flow.machine.available(state) if answers.may(t.action, agency_path, involved))
+
+    # The records of a list share a few states, agencies and involvements: each combination is worked out once.
+    return list(answers.derived(("actions", flow.name, state, agency_path, filed, about), available))
 
 
 def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
@@ -253,7 +271,7 @@ def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
         "requester": row["requester_username"],
         "requester_name": row["requester_name"],
         "subject": {"id": row["subject"], "full_name": row["subject_name"]} if row["subject"] else None,
-        "details": json.loads(row["details"] or "{}"),
+        "details": _details(row["details"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "decided_at": row["decided_at"],
@@ -267,6 +285,20 @@ def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
     if events is not None:
         body["history"] = events
     return body
+
+
+def _details(text: str | None) -> Any:
+    """A record's details as written (json.dumps): msgspec reads them in a fifth of json's time (a fifth of a
+    list's JSON); what only json reads (NaN, numbers beyond a float, lone surrogates) still reads the same."""
+    if not text:
+        return {}
+    try:
+        return _decode_details(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+_decode_details = msgspec.json.Decoder().decode
 
 
 async def get_record(actor: Principal, flow: Flow, record_id: int) -> dict[str, Any]:
