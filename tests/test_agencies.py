@@ -200,3 +200,28 @@ async def test_api_import_stays_inside_the_operators_province(client, province) 
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["created"] == 1
+
+
+async def test_the_agency_pages_queries_built_once_answer_as_the_query_builder_does(client, province) -> None:
+    """The agency page's parents, children and names come from queries built once (compiled.py) or written
+    as plain SQL: the same rows, in the same order, as the query builder's own queries give."""
+    renamed = await client.patch(f"/api/v1/agencies/{CITY}", json={"name": "Ủy ban nhân dân thành phố Hạ Long mới"},
+                                 headers=province.auth("admin"))
+    assert renamed.status_code == 200, renamed.text
+    for code in (ROOT, CITY, WARD, DOIT):
+        row = await service.find_row(code)
+        assert row is not None
+        children = await service.children_of(row, limit=1)
+        assert children == (await service.agencies_page(parent_id=row["id"], limit=1)).items
+        assert await service.children_of(row) == (await service.agencies_page(parent_id=row["id"])).items
+        ids = [int(part) for part in row["path"].strip("/").split("/")[:-1]]
+        expected_parents = await Agency.select(Agency.code, Agency.name).where(Agency.id.is_in(ids or [0])).order_by(
+            Agency.depth)
+        assert await service.ancestors_of(row) == expected_parents
+        names = await AgencyName.select().where(AgencyName.agency == row["id"]).order_by(AgencyName.valid_from)
+        assert (await service.agency_with_names(row))["names"] == service.agency_json(row, names)["names"]
+    city = await service.find_row(CITY)
+    assert [child["code"] for child in await service.children_of(city)] == ["000.02.21.H49", WARD]
+    assert [parent["code"] for parent in await service.ancestors_of(await service.find_row(WARD))] == [ROOT, CITY]
+    assert [name["name"] for name in (await service.agency_with_names(city))["names"]][-1] == (
+        "Ủy ban nhân dân thành phố Hạ Long mới")
