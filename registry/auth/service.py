@@ -687,7 +687,7 @@ async def names_of_users(user_ids: Iterable[int]) -> dict[int, str]:
 
 
 # A request's page names the people of its history: plain SQL, as Piccolo's building of this joined select
-# took a tenth of the page (issue 12). Its {} takes one placeholder per id.
+# took a fifth of the page (sampled, issue 12). Its {} takes one placeholder per id.
 _NAMES_SQL = "SELECT u.id, p.full_name FROM user_account u LEFT JOIN person p ON p.id = u.person WHERE u.id IN ({})"
 
 
