@@ -94,6 +94,11 @@ def _template(querystring: QueryString) -> tuple[str, list[Any]]:
     return template, args
 
 
+def value_list(count: int) -> str:
+    """`{}, {}, …`: a plain query's placeholders for `count` values, as in `id IN ({value_list(3)})`."""
+    return ", ".join(["{}"] * count)
+
+
 def frozen_condition(condition: Any) -> Any:
     """A where-clause written out once, to be kept and used again: Piccolo writes a condition's SQL text anew
     each time a query uses it, walking its columns (for the inbox's conditions, a fifth of the request). The

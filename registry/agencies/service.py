@@ -13,7 +13,7 @@ from registry.agencies.tables import Agency, AgencyName, RegistrySetting
 from registry.audit import service as audit
 from registry.auth.permissions import allowed, authorize
 from registry.auth.principal import Principal
-from registry.compiled import Compiled, Value
+from registry.compiled import Compiled, Value, value_list
 from registry.csvfile import read_rows
 from registry.errors import Conflict, Invalid, NotFound
 from registry.listing import after, column_sql, key_of
@@ -144,10 +144,10 @@ async def ancestors_of(row: Mapping[str, Any], at_most: int = 10) -> list[dict[s
     ids = [int(part) for part in row["path"].strip("/").split("/")[:-1]][-at_most:] if at_most > 0 else []
     if not ids:
         return []
-    return await Agency.raw(_ANCESTORS_SQL.format(", ".join(["{}"] * len(ids))), *ids)
+    return await Agency.raw(_ANCESTORS_SQL.format(value_list(len(ids))), *ids)
 
 
-# Plain SQL, one {} per id (see _NAMES_OF).
+# Plain SQL (a list of ids as long as the tree is deep): its {} takes `value_list(len(ids))`.
 _ANCESTORS_SQL = "SELECT code, name FROM agency WHERE id IN ({}) ORDER BY depth"
 
 
