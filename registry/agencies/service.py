@@ -121,13 +121,8 @@ def _children_query(limit: int) -> Compiled:
     """`agencies_page(parent_id=…, limit=limit)`'s query, with the parent's id as its value."""
     query = _children_queries.get(limit)
     if query is None:
-        def build() -> Any:
-            select = Agency.select(*SELECT_COLUMNS).where(Agency.parent == Value("parent")).limit(limit + 1)
-            for column, ascending in AGENCY_ORDER:
-                select = select.order_by(column, ascending=ascending)
-            return select
-
-        query = _children_queries[limit] = Compiled(build)
+        query = _children_queries[limit] = Compiled(
+            lambda: _page_in_tree_order(limit).where(Agency.parent == Value("parent")))
     return query
 
 
@@ -159,14 +154,20 @@ async def list_agencies(*, q: str | None = None, parent_code: str | None = None,
 AGENCY_ORDER = ((Agency.path, True), (Agency.id, True))
 
 
+def _page_in_tree_order(limit: int) -> Any:
+    """The select of a page of agencies: their columns in tree order, one more than `limit` (page_of)."""
+    query = Agency.select(*SELECT_COLUMNS).limit(limit + 1)
+    for column, ascending in AGENCY_ORDER:
+        query = query.order_by(column, ascending=ascending)
+    return query
+
+
 async def agencies_page(*, q: str | None = None, parent_code: str | None = None, parent_id: int | None = None,
                         limit: int = 100, cursor: str | None = None) -> Page:
     """A page of agencies (keyset: the first `limit` after `cursor`), in tree order; those directly under
     the agency `parent_code` (or `parent_id`) when given."""
     after_key = decode_cursor(cursor, [str, int])
-    query = Agency.select(*SELECT_COLUMNS).limit(limit + 1)
-    for column, ascending in AGENCY_ORDER:
-        query = query.order_by(column, ascending=ascending)
+    query = _page_in_tree_order(limit)
     if parent_code:
         parent_id = (await get_row(parent_code))["id"]
     if parent_id is not None:
