@@ -102,11 +102,14 @@ def test_moments_are_shown_day_first_in_vietnam_time(moment, with_time, shown) -
 
 @pytest.mark.parametrize("text", ["2026-12-02 05:00:00", "2026-12-01 17:00:00.000001", "0001-01-01 00:00:00",
                                   "1999-12-31 23:59:59.999999", "9999-12-31 16:59:59", "9999-12-31 17:00:00",
-                                  "9999-12-31 23:59:59.999999", "2026-06-30 12:00:00+00:00"])
+                                  "9999-12-31 23:59:59.999999", "2026-06-30 12:00:00+00:00",
+                                  "2026-06-30 19:00:00.5+07:00", "2026-06-30 00:30:00-05:00"])
 def test_sqlite_moments_read_as_astimezone_reads_them(text: str) -> None:
-    """SQLite's TIMESTAMPTZ converter shifts the UTC text by Vietnam's fixed offset instead of calling
-    `astimezone`: the same moment, offset and fields; past Vietnam time's end, the UTC moment as before."""
-    moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """SQLite's TIMESTAMPTZ converter: text without an offset is UTC (as Piccolo writes it), text with one
+    is that instant; read as the same moment, offset and fields in Vietnam time; past Vietnam time's end,
+    the moment as written."""
+    moment = datetime.fromisoformat(text)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     try:
         want = moment.astimezone(VIETNAM)
     except OverflowError:
