@@ -129,28 +129,44 @@ allowed = may
 
 
 class ListPermissions:
-    """`may` for one principal over the records of one list. A list of fifty records holds a few agencies and
-    states, and `may` walks the principal's grants for every action of every record (a tenth of an inbox
-    request): each answer is kept under what it depends on, the action, the agency and the two facts of the
-    involvement `may` reads (whether the principal filed the record, whether it is about them)."""
+    """`may` for one principal over the records of one list. A list of fifty records holds a few states and
+    many agencies, and `may` walks the principal's grants for every action of every record (a tenth of an
+    inbox request): each answer is kept under what it depends on, the action, which of the principal's grants
+    reach the record's agency (`reach`), and the two facts of the involvement `may` reads (whether the
+    principal filed the record, whether it is about them)."""
 
-    __slots__ = ("principal", "_answers", "_derived")
+    __slots__ = ("principal", "_answers", "_derived", "_reaches")
 
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
-        self._answers: dict[tuple[str, str | None, bool, bool], bool] = {}
+        self._answers: dict[tuple[str, Hashable, bool, bool], bool] = {}
         self._derived: dict[Hashable, Any] = {}
+        self._reaches: dict[str, tuple[int, ...]] = {}
+
+    def reach(self, agency_path: str | None) -> Hashable:
+        """All that `may` reads of an agency's path (`Principal.covers`): which of the principal's grants reach
+        it; None for no agency. Keyed by it, the records of a head's department share their answers instead of
+        each agency working them out again (on the requests page, 99 of 100 records at a million
+        certificates, 8–11 µs each)."""
+        if agency_path is None:
+            return None
+        reach = self._reaches.get(agency_path)
+        if reach is None:
+            reach = self._reaches[agency_path] = self.principal.reach(agency_path)
+        return reach
 
     def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """What `compute` makes of these answers, kept under `key` for the rest of the list: `key` must name
-        everything it reads (a record's available actions: its flow, state, agency and involvement)."""
+        everything it reads (a record's available actions: its flow, state, the reach of its agency and its
+        involvement)."""
         if key not in self._derived:
             self._derived[key] = compute()
         return self._derived[key]
 
     def may(self, action: str, agency_path: str | None, involvement: Involvement) -> bool:
         principal = self.principal
-        key = (action, agency_path, principal.user_id is not None and principal.user_id == involvement.requester,
+        key = (action, self.reach(agency_path),
+               principal.user_id is not None and principal.user_id == involvement.requester,
                is_involved(principal, involvement))
         answer = self._answers.get(key)
         if answer is None:

@@ -78,6 +78,11 @@ class Principal:
             return True
         return any(grant.role == role and agency_path.startswith(grant.agency_path) for grant in self.grants)
 
+    def reach(self, agency_path: str) -> tuple[int, ...]:
+        """Which of this principal's grants reach the agency at `agency_path` (their places in `grants`): all
+        that `covers` reads of the path, so that agencies reached by the same grants get the same answers."""
+        return tuple(index for index, grant in enumerate(self.grants) if agency_path.startswith(grant.agency_path))
+
     def scope_paths(self, *roles: str) -> list[str]:
         """The subtree roots where any of `roles` applies, without paths nested in another."""
         paths = sorted({grant.agency_path for grant in self.grants if grant.role in roles}, key=len)

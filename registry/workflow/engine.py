@@ -248,8 +248,8 @@ def actions_for(actor: Principal, flow: Flow, row: Mapping[str, Any],
         involved = involvement(row)
         return tuple(t.name for t in flow.machine.available(state) if answers.may(t.action, agency_path, involved))
 
-    # The records of a list share a few states, agencies and involvements: each combination is worked out once.
-    return list(answers.derived(("actions", flow.name, state, agency_path, filed, about), available))
+    # The records of a list share a few states, reaches and involvements: each combination is worked out once.
+    return list(answers.derived(("actions", flow.name, state, answers.reach(agency_path), filed, about), available))
 
 
 def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
