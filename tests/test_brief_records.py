@@ -3,6 +3,8 @@ their rows show, under the names the API's records use, and nothing worked out f
 
 from __future__ import annotations
 
+import re
+
 from registry.accounts.service import ACCOUNT_FLOW
 from registry.app import PACKAGE_DIR, template_engine
 from registry.auth import service as auth
@@ -32,6 +34,15 @@ async def test_brief_records_are_the_full_ones_cut_short_and_show_the_same(clien
             assert "actions" not in short and "details" not in short
         assert rows.render(rows=brief) == rows.render(rows=full)
     assert any(record["urgent"] for record in (await engine.list_records_page(head, CERT_FLOW, brief=True)).items)
+    # The inbox page likewise: the same records, cut short.
+    brief = (await engine.inbox_page(head, (CERT_FLOW, ACCOUNT_FLOW), brief=True)).items
+    full = (await engine.inbox_page(head, (CERT_FLOW, ACCOUNT_FLOW))).items
+    assert len(brief) == 3 and [(r["domain"], r["id"]) for r in brief] == [(r["domain"], r["id"]) for r in full]
+    assert all(short == {name: whole[name] for name in short} for short, whole in zip(brief, full, strict=True))
+    # Every field the two list templates read of a record is one a brief record holds.
+    for template in ("requests/_rows.html", "workflow/inbox.html"):
+        read = set(re.findall(r"\br\.([a-z_]+)", (PACKAGE_DIR / "templates" / template).read_text()))
+        assert read and read <= set(brief[0]), (template, read - set(brief[0]))
 
 
 async def test_the_requests_page_lists_the_records(client, province) -> None:

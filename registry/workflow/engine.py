@@ -496,9 +496,9 @@ _BEFORE_EVERY_ID, _AFTER_EVERY_ID = 0, 2**31 - 1
 
 
 async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
-                     cursor: str | None = None) -> pagination.Page:
+                     cursor: str | None = None, *, brief: bool = False) -> pagination.Page:
     """One page of the inbox, after `cursor`: each flow reads its next `limit + 1` at most, the merge keeps
-    the first `limit`."""
+    the first `limit`. `brief`: the records as a list page shows them (`brief_json`)."""
     after = pagination.decode_cursor(cursor, _INBOX_CURSOR)
     await subtree.refresh_agency_paths()
     identity = await _identity(actor)
@@ -518,6 +518,8 @@ async def inbox_page(actor: Principal, flows: Sequence[Flow], limit: int = 500,
         items.extend((flow, row) for row in await flow.records_query.run(conditions, order, limit + 1))
     items.sort(key=_inbox_key)
     page = pagination.page_of(items, limit, _inbox_key_values)
+    if brief:
+        return pagination.Page([brief_json(flow, row) for flow, row in page.items], page.next_cursor)
     listed = permissions.ListPermissions(actor)
     return pagination.Page([record_json(actor, flow, row, listed=listed) for flow, row in page.items],
                            page.next_cursor)

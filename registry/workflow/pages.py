@@ -55,7 +55,7 @@ class InboxPages(Controller):
                     results: list[dict[str, Any]] | None = None, selected: set[str] | None = None,
                     reasons: dict[str, str] | None = None, shared_reason: str = "", status_code: int = 200,
                     cursor: str | None = None) -> Template:
-        page = await service.inbox(principal, domains_of(request), PAGE_LIMIT, cursor)
+        page = await service.inbox(principal, domains_of(request), PAGE_LIMIT, cursor, brief=True)
         failed = {item_key(r["domain"], r["id"]): r.get("error") for r in (results or []) if not r.get("ok")}
         return await render(
             request, "workflow/inbox.html", status_code=status_code, rows=page.items, done=done, error=error,

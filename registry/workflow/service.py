@@ -12,8 +12,10 @@ from registry.errors import Invalid
 from registry.workflow import engine
 
 
-async def inbox(actor: Principal, domains: Domains, limit: int = 500, cursor: str | None = None) -> pagination.Page:
-    return await engine.inbox_page(actor, domains.flows, limit, cursor)
+async def inbox(actor: Principal, domains: Domains, limit: int = 500, cursor: str | None = None, *,
+                brief: bool = False) -> pagination.Page:
+    """`brief`: the records as the inbox page shows them (`engine.brief_json`), not as the API does."""
+    return await engine.inbox_page(actor, domains.flows, limit, cursor, brief=brief)
 
 
 async def decide(actor: Principal, domains: Domains, *, approve: Iterable[tuple[str, Any, str]],
