@@ -10,7 +10,7 @@ from registry.app import PACKAGE_DIR, template_engine
 from registry.auth import service as auth
 from registry.certs.requests import CERT_FLOW
 from registry.workflow import engine
-from tests.helpers import CITY_FINANCE, add_certificate, new_personal, sign_in
+from tests.helpers import CITY, CITY_FINANCE, SYSTEM, add_certificate, new_personal, sign_in
 from tests.test_accounts import account_request
 
 
@@ -54,3 +54,29 @@ async def test_the_requests_page_lists_the_records(client, province) -> None:
     record = filed.json()
     assert f'<a href="/requests/{record["id"]}">#{record["id"]}</a>' in page.text
     assert record["state_label"] in page.text and record["agency_name"] in page.text
+
+
+async def test_brief_certificates_are_the_full_ones_cut_short(province, ca) -> None:
+    """The certificates page reads its rows in brief (`certs.brief_json`), whatever path the list takes: every
+    status, a holder or a custodian, a search, a status filter."""
+    from registry.certs import service as certs
+    from registry.timeutil import now
+
+    held = await add_certificate(ca, province, "city_staff", CITY_FINANCE, days_left=700)
+    await add_certificate(ca, province, None, CITY_FINANCE, days_left=10)  # an organisation's, nobody holding it
+    await add_certificate(ca, province, "city_clerk", CITY, days_left=300, name="Nguyễn Văn Tìm")
+    pending = await certs.find_by_fingerprint(held)
+    await certs.set_revocation_pending(pending["id"])
+    revoked = await certs.find_by_fingerprint(await add_certificate(ca, province, "city_head", CITY))
+    await certs.record_revocation(SYSTEM, revoked["id"], revoked_at=now(), reason="other")
+    operator = await auth.principal_for_token(province.tokens["operator"])
+    statuses = set()
+    for filters in ({}, {"status": "active"}, {"q": "nguyen van"}, {"expiring_within_days": 30}):
+        brief = (await certs.list_certificates_page(operator, brief=True, **filters)).items
+        full = (await certs.list_certificates_page(operator, **filters)).items
+        assert brief and [c["id"] for c in brief] == [c["id"] for c in full], filters
+        assert all(short == {name: whole[name] for name in short} for short, whole in zip(brief, full, strict=True))
+        statuses |= {c["status"] for c in brief} | {"pending" for c in brief if c["revocation_pending"]}
+    assert {"active", "revoked", "pending"} <= statuses
+    read = set(re.findall(r"\bc\.([a-z_]+)", (PACKAGE_DIR / "templates" / "certs" / "_table.html").read_text()))
+    assert read and read <= set(brief[0]), read - set(brief[0])

@@ -86,6 +86,7 @@ class CertificatePages(Controller):
         page = await service.list_certificates_page(
             principal, agency_code=agency or None, status=status or None,
             expiring_within_days=_expiring_days(expiring), q=q or None, limit=PAGE_LIMIT, cursor=cursor or None,
+            brief=True,
         )
         return await render(
             request, "certs/list.html", certificates=page.items, pager=page_links(request, page),
