@@ -33,7 +33,7 @@ async def my_accounts_section(principal: Principal, _domains: Domains, person_id
     """The user's accounts and account requests, on their own page (/me)."""
     return {
         "accounts": await service.accounts_of_person(principal, person_id) if person_id else [],
-        "requests": await engine.list_records(principal, FLOW, mine=True, limit=100),
+        "requests": await engine.list_records(principal, FLOW, mine=True, limit=100, brief=True),
     }
 
 
@@ -43,7 +43,8 @@ async def person_section(principal: Principal, _domains: Domains, person_id: int
         return {"accounts": [], "requests": []}
     return {
         "accounts": await service.accounts_of_person(principal, person_id),
-        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100),
+        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100,
+                                           brief=True),
     }
 
 

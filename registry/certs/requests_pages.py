@@ -40,7 +40,7 @@ async def my_page_section(principal: Principal, _domains: Domains, person_id: in
     """The staff member's certificates and requests on their own page (/me)."""
     return {
         "certificates": await certs.list_for_person(person_id) if person_id else [],
-        "requests": await engine.list_records(principal, FLOW, mine=True, limit=100),
+        "requests": await engine.list_records(principal, FLOW, mine=True, limit=100, brief=True),
     }
 
 
@@ -50,7 +50,8 @@ async def person_section(principal: Principal, _domains: Domains, person_id: int
         return {"certificates": [], "requests": []}
     return {
         "certificates": await certs.list_for_person(person_id),
-        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100),
+        "requests": await engine.list_records(principal, FLOW, extra_condition=FLOW.table.subject == person_id, limit=100,
+                                           brief=True),
     }
 
 
