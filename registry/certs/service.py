@@ -872,11 +872,11 @@ async def list_certificates_page(
         # planner then read each key's certificates through the trigram index, 0.2 ms a key).
         others = [condition for condition in conditions if condition is not by_words]
         rows = await listed.run([_named_condition(words, others, after, limit + 1)],
-                                 _list_sort(by_expiry, read_in_order=False), limit + 1)
+                                _list_sort(by_expiry, read_in_order=False), limit + 1)
     elif path == RANKED:
         try:
             rows = await listed.run([_ranked_condition(words, conditions, after, limit + 1)],
-                                     _list_sort(by_expiry, read_in_order=False), limit + 1)
+                                    _list_sort(by_expiry, read_in_order=False), limit + 1)
         except sqlite3.OperationalError as error:
             if TEXT_TABLE not in str(error):  # no such table: this SQLite had no FTS5 trigram tokenizer
                 raise

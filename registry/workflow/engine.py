@@ -92,6 +92,7 @@ class Flow:
         their records in 7–8 ms instead of 12–14 at a million certificates on SQLite, 9–13 instead of 16–19
         on PostgreSQL (in process, both lists)."""
         table: Any = self.table
+        # Every column a list may be ordered by (_SORT_TYPES) is among them: the page's cursor reads them.
         return JoinedSelect(table, lambda: (
             table.id, table.kind, table.state, table.urgent, table.summary, table.created_at,
             table.agency.code.as_alias("agency_code"), table.agency.name.as_alias("agency_name"),
