@@ -1,5 +1,6 @@
-"""The pages listing requests (/requests, /accounts) read each record in brief (`engine.brief_json`): what
-their rows show, under the names the API's records use, and nothing worked out for what they do not show."""
+"""The list pages (requests, accounts, the inbox, certificates) read each record in brief (`engine.brief_json`,
+`certs.brief_json`): what their rows show, under the names the API uses, and nothing worked out for what they
+do not show. The API's lists stay whole."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import re
 from registry.accounts.service import ACCOUNT_FLOW
 from registry.app import PACKAGE_DIR, template_engine
 from registry.auth import service as auth
+from registry.certs import service as certs
 from registry.certs.requests import CERT_FLOW
+from registry.timeutil import now
 from registry.workflow import engine
 from tests.helpers import CITY, CITY_FINANCE, SYSTEM, add_certificate, new_personal, sign_in
 from tests.test_accounts import account_request
@@ -59,9 +62,6 @@ async def test_the_requests_page_lists_the_records(client, province) -> None:
 async def test_brief_certificates_are_the_full_ones_cut_short(province, ca) -> None:
     """The certificates page reads its rows in brief (`certs.brief_json`), whatever path the list takes: every
     status, a holder or a custodian, a search, a status filter."""
-    from registry.certs import service as certs
-    from registry.timeutil import now
-
     held = await add_certificate(ca, province, "city_staff", CITY_FINANCE, days_left=700)
     await add_certificate(ca, province, None, CITY_FINANCE, days_left=10)  # an organisation's, nobody holding it
     await add_certificate(ca, province, "city_clerk", CITY, days_left=300, name="Nguyễn Văn Tìm")
