@@ -100,37 +100,25 @@ def _person(person_id: int | None, full_name: str | None) -> dict[str, Any] | No
 
 def certificate_json(row: Mapping[str, Any], at: datetime | None = None) -> dict[str, Any]:
     """The certificate as the API shows it, its status as of `at` (now by default: a list passes the moment its
-    filters were read at, so that a row is shown in the status it was chosen for)."""
-    status = status_of(row, at)
-    return {
-        "id": row["id"],
-        "fingerprint": row["fingerprint"],
-        "serial": row["serial"],
-        "subject": row["subject"],
+    filters were read at, so that a row is shown in the status it was chosen for): what the certificates page
+    shows (`brief_json`) and the rest. The API writes the fields in CertificateOut's order."""
+    body = brief_json(row, at)
+    body.update({
         "issuer": row["issuer"],
-        "common_name": row["common_name"],
-        "email": row["email"],
         "not_before": row["not_before"],
-        "not_after": row["not_after"],
-        "status": status,
-        "kind": row["kind"],
         "key_type": row["key_type"],
         "key_size": row["key_size"],
         "key_usage": [name for name in row["key_usage"].split(",") if name],
         "is_ca": bool(row["is_ca"]),
-        "agency_code": row.get("agency_code"),
-        "agency_name": row.get("agency_name"),
-        "holder": _person(row["holder"], row.get("holder_name")),
-        "custodian": _person(row["custodian"], row.get("custodian_name")),
         "revoked_at": row["revoked_at"],
         "revocation_reason": row["revocation_reason"] or None,
-        "revocation_pending": row["revocation_pending_since"] is not None and status != "revoked",
         "revocation_pending_since": row["revocation_pending_since"],
         "superseded_by": row.get("superseded_by_fingerprint"),
         "superseded_at": row["superseded_at"],
         "source": row["source"],
         "imported_at": row["imported_at"],
-    }
+    })
+    return body
 
 
 def brief_json(row: Mapping[str, Any], at: datetime | None = None) -> dict[str, Any]:
@@ -148,10 +136,10 @@ def brief_json(row: Mapping[str, Any], at: datetime | None = None) -> dict[str, 
         "not_after": row["not_after"],
         "status": status,
         "kind": row["kind"],
-        "agency_code": row["agency_code"],
-        "agency_name": row["agency_name"],
-        "holder": _person(row["holder"], row["holder_name"]),
-        "custodian": _person(row["custodian"], row["custodian_name"]),
+        "agency_code": row.get("agency_code"),
+        "agency_name": row.get("agency_name"),
+        "holder": _person(row["holder"], row.get("holder_name")),
+        "custodian": _person(row["custodian"], row.get("custodian_name")),
         "revocation_pending": row["revocation_pending_since"] is not None and status != "revoked",
     }
 

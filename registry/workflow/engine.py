@@ -273,18 +273,7 @@ def record_json(actor: Principal, flow: Flow, row: Mapping[str, Any],
     """The record as the API shows it: the engine's fields, then the domain's own. `listed`: the permission
     answers shared by the records of one list."""
     body = {
-        "domain": flow.name,
-        "id": row["id"],
-        "kind": row["kind"],
-        "kind_label": flow.kind_label(row["kind"]),
-        "state": row["state"],
-        "state_label": flow.machine.label(row["state"]),
-        "agency_code": row["agency_code"],
-        "agency_name": row["agency_name"],
-        "summary": row["summary"],
-        "urgent": row["urgent"],
-        "requester": row["requester_username"],
-        "requester_name": row["requester_name"],
+        **_record_head(flow, row),
         "subject": {"id": row["subject"], "full_name": row["subject_name"]} if row["subject"] else None,
         "details": _details(row["details"]),
         "created_at": row["created_at"],
@@ -306,6 +295,12 @@ def brief_json(flow: Flow, row: Mapping[str, Any]) -> dict[str, Any]:
     """A record as a list page shows it (templates/requests/_rows.html), under `record_json`'s names: without
     the actions, details and domain fields a page of a hundred records never shows, and worked out for
     each of them (6.7 µs a record, this 1.2: 670 → 120 µs for a page of 100)."""
+    return {**_record_head(flow, row), "created_at": row["created_at"], "url": flow.url(row["id"])}
+
+
+def _record_head(flow: Flow, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields both forms of a record begin with, in the API's order: what it is, where it stands, whose
+    it is, and who filed it."""
     return {
         "domain": flow.name,
         "id": row["id"],
@@ -319,8 +314,6 @@ def brief_json(flow: Flow, row: Mapping[str, Any]) -> dict[str, Any]:
         "urgent": row["urgent"],
         "requester": row["requester_username"],
         "requester_name": row["requester_name"],
-        "created_at": row["created_at"],
-        "url": flow.url(row["id"]),
     }
 
 
