@@ -146,8 +146,8 @@ class ListPermissions:
     def reach(self, agency_path: str | None) -> Hashable:
         """All that `may` reads of an agency's path (`Principal.covers`): which of the principal's grants reach
         it; None for no agency. Keyed by it, the records of a head's department share their answers instead of
-        each agency working them out again (on the requests page, 99 of 100 records at a million
-        certificates, 8–11 µs each)."""
+        each agency working them out again (in a list of a department head's 100 requests at a million
+        certificates, 99 records, 8–11 µs each)."""
         if agency_path is None:
             return None
         reach = self._reaches.get(agency_path)
