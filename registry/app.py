@@ -98,8 +98,31 @@ class PageTemplate(jinja2.Template):
         template = super().from_code(environment, code, globals, uptodate)
         # Every function of a compiled template reads `escape` from the template module's namespace, where
         # Jinja's code imported markupsafe's; Jinja calls it for output alone (`{{ … }}`).
-        template.root_render_func.__globals__["escape"] = _escaped_output
+        namespace = template.root_render_func.__globals__
+        namespace["escape"] = _escaped_output
+        template.root_render_func = _joined(template.root_render_func)
+        for name, block in template.blocks.items():
+            joined = _joined(block)
+            template.blocks[name] = joined
+            # A block asks for its parent (`super()`) by handing over itself, under its function's name.
+            namespace[block.__name__] = joined
         return template
+
+
+def _joined(render: Any) -> Any:
+    """A template's (or block's) render function that hands its output on as one piece.
+
+    Jinja renders a page as a chain of generators: every piece a table row writes (each literal and each
+    `{{ … }}`) is handed up through the include's loop, the `content` block, the base template's root and
+    the page's own root before the page joins them. A certificates page of 100 rows writes some 3,000
+    pieces; handing each up four levels was a fifth of its rendering. Joined where it is written, each
+    level hands up one string. Pages are rendered whole (nothing here streams), so nothing is lost."""
+
+    def render_joined(context: Any) -> Any:
+        yield "".join(render(context))
+
+    render_joined.__wrapped__ = render  # type: ignore[attr-defined]
+    return render_joined
 
 
 class PageEnvironment(jinja2.Environment):
