@@ -20,7 +20,7 @@ class Certificate(Table, tablename="certificate"):
     issuer = Varchar(length=2000)
     common_name = Varchar(length=300, default="")
     email = Varchar(length=254, default="", index=True)
-    search_key = Varchar(length=700, default="")  # indexed in the name order: certificate_name_order
+    search_key = Varchar(length=700, default="")  # indexed in the name order: certificate_name_order (on SQLite certificate_name_order_scope)
     not_before = Timestamptz()
     not_after = Timestamptz(index=True)
     key_type = Varchar(length=20, default="")  # RSA, EC, Ed25519, ...
