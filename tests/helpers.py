@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from piccolo.querystring import QueryString
 
 from registry import db  # (first: it points Piccolo at registry.piccolo_conf before any table loads)
-from registry.auth.principal import system_principal
+from registry.auth import service as auth
+from registry.auth.principal import Principal, system_principal
 from tests import certgen
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -199,6 +201,31 @@ def recorded_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(type(engine), "print_query",
                         lambda _engine, query_id, query: queries.append(" ".join(str(query).split())))
     return queries
+
+
+def recorded_statements(monkeypatch: pytest.MonkeyPatch) -> list[QueryString]:
+    """Every statement the current engine runs from now on, as it runs it (its arguments bound, ready for
+    `EXPLAIN QUERY PLAN {}`). The statements still run."""
+    engine = db.current_engine()
+    statements: list[QueryString] = []
+    original = engine.run_querystring
+
+    async def recording(querystring: QueryString, *args: Any, **kwargs: Any) -> Any:
+        statements.append(querystring)
+        return await original(querystring, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_querystring", recording)
+    return statements
+
+
+async def principal_of(username: str) -> Principal:
+    """A user's principal as a token of theirs reads it (the generated data's users are `head.<agency id>`,
+    `clerk.<agency id>`, `operator.1`)."""
+    user = await auth.find_user(username)
+    assert user is not None, username
+    principal = await auth.load_principal(user["id"], via="token")
+    assert principal is not None
+    return principal
 
 
 def bind(engine) -> None:

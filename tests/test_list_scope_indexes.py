@@ -12,22 +12,13 @@ import pytest
 from piccolo.querystring import QueryString
 
 from registry import db
-from registry.auth import service as auth
-from registry.auth.principal import Principal
 from registry.certs import service as certs
 from registry.domains import Domains, standard_domains
 from registry.generate import Size, generate
 from registry.workflow import engine
+from tests.helpers import principal_of, recorded_statements
 
 SIZE = Size(agencies=30, people=300, certificates=600, requests=600)
-
-async def principal_of(username: str) -> Principal:
-    user = await auth.find_user(username)
-    assert user is not None, username
-    principal = await auth.load_principal(user["id"], via="token")
-    assert principal is not None
-    return principal
-
 
 @pytest.fixture
 async def generated(migrated: str) -> Domains:
@@ -39,16 +30,7 @@ async def generated(migrated: str) -> Domains:
 
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[QueryString]:
-    engine_in_use = db.current_engine()
-    statements: list[QueryString] = []
-    original = engine_in_use.run_querystring
-
-    async def recording(querystring: QueryString, *args, **kwargs):
-        statements.append(querystring)
-        return await original(querystring, *args, **kwargs)
-
-    monkeypatch.setattr(engine_in_use, "run_querystring", recording)
-    return statements
+    return recorded_statements(monkeypatch)
 
 
 async def _index_columns(name: str) -> set[str]:

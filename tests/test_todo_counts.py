@@ -10,23 +10,14 @@ import pytest
 from piccolo.querystring import QueryString
 
 from registry import db
-from registry.auth import service as auth
-from registry.auth.principal import Principal
 from registry.batches import handover
 from registry.certs.tables import CertRequest
 from registry.domains import Domains, standard_domains
 from registry.generate import Size, generate
 from registry.workflow import engine
+from tests.helpers import principal_of, recorded_statements
 
 SIZE = Size(agencies=30, people=300, certificates=300, requests=600)
-
-
-async def principal_of(username: str) -> Principal:
-    user = await auth.find_user(username)
-    assert user is not None, username
-    principal = await auth.load_principal(user["id"], via="token")
-    assert principal is not None
-    return principal
 
 
 @pytest.fixture
@@ -83,22 +74,14 @@ async def test_the_inbox_still_walks_its_queue_in_order(generated: Domains, monk
     stops at the page's end (an index by state alone beside it was chosen instead, and every match sorted)."""
     if not db.is_sqlite():
         pytest.skip("SQLite's planner; PostgreSQL's weighs the test's few rows, not a national queue")
-    engine_in_use = db.current_engine()
-    statements: list[QueryString] = []
-    original = engine_in_use.run_querystring
-
-    async def recording(querystring: QueryString, *args, **kwargs):
-        statements.append(querystring)
-        return await original(querystring, *args, **kwargs)
-
-    monkeypatch.setattr(engine_in_use, "run_querystring", recording)
+    statements = recorded_statements(monkeypatch)
     head = await principal_of("head.2")
     await engine.inbox_page(head, generated.flows, limit=5)
     monkeypatch.undo()
     inbox = [statement for statement in statements if 'FROM "cert_request"' in str(statement)
              and 'ORDER BY "cert_request"."urgent"' in str(statement)]
     assert len(inbox) == 1, [str(statement)[:200] for statement in statements]
-    plan = "\n".join(row["detail"] for row in await engine_in_use.run_querystring(
+    plan = "\n".join(row["detail"] for row in await db.current_engine().run_querystring(
         QueryString("EXPLAIN QUERY PLAN {}", inbox[0])))
     assert re.search(r"INDEX cert_request_queue_scope\b", plan) and "ORDER BY" not in plan, plan
 
