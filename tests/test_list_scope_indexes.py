@@ -20,6 +20,7 @@ from tests.helpers import principal_of, recorded_statements
 
 SIZE = Size(agencies=30, people=300, certificates=600, requests=600)
 
+
 @pytest.fixture
 async def generated(migrated: str) -> Domains:
     if not db.is_sqlite():
